@@ -1,0 +1,322 @@
+"""The transport: request building, retries and response handling, shared by sync and async.
+
+Every decision lives in a pure function used by both drivers (``build_request``,
+``next_delay``, ``check_response``, ``decode_json``, ``sse_item``); the two drivers
+(``SyncTransport`` on ``httpx.Client``, ``AsyncTransport`` on ``httpx.AsyncClient``) only
+do I/O. This is the one place where httpx exceptions become ``juhe_core`` errors.
+
+Auth is ``Authorization: Bearer <key>`` on every path: the relay honours it everywhere
+(relay-behavior.md §2), so the key never goes into a URL. The key is sent unchanged (the
+relay reads a ``-suffix`` as a channel pin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+
+from juhe_core import __version__
+from juhe_core._json import dumps, loads
+from juhe_core._retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
+from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, BareLine, ServerSentEvent, SSEDecoder
+from juhe_core.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    StreamError,
+    error_from_body,
+    error_from_response,
+    find_error_object,
+    stream_error_from_object,
+)
+from juhe_core.settings import Settings
+
+__all__ = ["AsyncTransport", "Call", "SyncTransport"]
+
+logger = logging.getLogger("juhe_core")
+USER_AGENT: Final = f"juhe-integrations/{__version__}"
+# httpx's default pool keeps 20 idle connections; concurrent agents need more, and
+# bounding connections (not just keep-alive) keeps bursts from opening hundreds.
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP call to make."""
+
+    method: str
+    """HTTP method."""
+    path: str
+    """Path below the root URL, starting with ``/``."""
+    body: Any = None
+    """A JSON body, or None."""
+    params: Mapping[str, str] | None = None
+    """Query parameters (never the key)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra headers for this call (e.g. ``anthropic-version``)."""
+    stream: bool = False
+    """Whether the answer is an event stream."""
+    timeout: httpx.Timeout | None = None
+    """A timeout for this call instead of the settings' one."""
+
+
+def build_request(
+    http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
+) -> httpx.Request:
+    """The httpx request for ``call``; ConfigurationError when no key is set."""
+    key = settings.require_key()
+    headers = {
+        "Accept": "text/event-stream" if call.stream else "application/json",
+        "User-Agent": USER_AGENT,
+        **settings.default_headers,
+        **call.headers,
+        "Authorization": f"Bearer {key}",
+    }
+    content = None
+    if call.body is not None:
+        content = dumps(call.body)
+        headers["Content-Type"] = "application/json"
+    return http.build_request(
+        call.method,
+        settings.base_url + call.path,
+        params=call.params,
+        headers=headers,
+        content=content,
+        timeout=call.timeout or settings.timeout,
+    )
+
+
+def translate(exc: httpx.HTTPError) -> APIError:
+    """The juhe_core error for an httpx exception (the one translation boundary)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out ({type(exc).__name__})")
+    return APIConnectionError(f"connection error ({type(exc).__name__}): {exc}")
+
+
+def next_delay(
+    error: APIError, attempt: int, policy: RetryPolicy, headers: Mapping[str, str] | None
+) -> float | None:
+    """Seconds to wait before retrying after ``error``, or None to give up."""
+    if attempt >= policy.max_retries or not should_retry(error):
+        return None
+    retry_after = parse_retry_after(headers) if headers is not None else None
+    return retry_delay(attempt, policy, retry_after=retry_after)
+
+
+def request_id(response: httpx.Response) -> str | None:
+    """The relay's request id header."""
+    rid: str | None = response.headers.get("x-oneapi-request-id")
+    return rid
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON body of a successful response; an error object in it is raised typed.
+
+    The relay can answer HTTP 200 with an error object (relay-behavior.md §6).
+    """
+    try:
+        body = loads(response.content)
+    except ValueError:
+        raise APIError(
+            f"malformed response: HTTP {response.status_code} body is not JSON: "
+            f"{response.content[:200]!r}",
+            request_id=request_id(response),
+        ) from None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        raise error_from_body(response.status_code, body, request_id=request_id(response))
+    return body
+
+
+def check_stream_response(response: httpx.Response) -> None:
+    """A 200 that is not an event stream carries an error (or is not what we asked)."""
+    ctype = response.headers.get("content-type", "")
+    if "text/event-stream" in ctype:
+        return
+    body = decode_json(response)  # raises the typed error when the body holds one
+    raise StreamError(
+        f"expected an event stream, got {ctype or 'no content type'}: {str(body)[:200]}",
+        request_id=request_id(response),
+        status=response.status_code,
+    )
+
+
+def sse_item(item: ServerSentEvent | BareLine, rid: str | None) -> ServerSentEvent:
+    """Pass events through; a bare JSON line is the relay's appended error (§10)."""
+    if isinstance(item, ServerSentEvent):
+        return item
+    try:
+        body = loads(item.text)
+    except ValueError:
+        body = None
+    if find_error_object(body) is not None:
+        raise stream_error_from_object(body, rid)
+    raise StreamError(
+        f"unexpected non-SSE line in stream: {item.text[:200]!r}", request_id=rid, status=200
+    )
+
+
+class SyncTransport:
+    """Sends calls on an ``httpx.Client`` with the shared retry policy."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http_client: httpx.Client | None = None,
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self.settings = settings
+        self.policy = RetryPolicy(max_retries=settings.max_retries)
+        self.max_line_bytes = max_line_bytes
+        self._owns = http_client is None
+        self.http = http_client or httpx.Client(timeout=settings.timeout, limits=DEFAULT_LIMITS)
+
+    def send(self, call: Call) -> httpx.Response:
+        """Send with retries. The response is read unless ``call.stream``; status < 400."""
+        request = build_request(self.http, self.settings, call)
+        attempt = 0
+        while True:
+            headers: Mapping[str, str] | None = None
+            try:
+                response = self.http.send(request, stream=call.stream)
+            except httpx.HTTPError as exc:
+                error: APIError = translate(exc)
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    content = response.read()
+                except httpx.HTTPError as exc:
+                    content = b""
+                    logger.debug("could not read error body: %r", exc)
+                finally:
+                    response.close()
+                headers = response.headers
+                error = error_from_response(response.status_code, headers, content)
+            delay = next_delay(error, attempt, self.policy, headers)
+            _log_failure(call, error, attempt, delay)
+            if delay is None:
+                raise error
+            time.sleep(delay)
+            attempt += 1
+
+    def events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
+        """The events of a stream response; the response is closed when this ends."""
+        decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
+        rid = request_id(response)
+        try:
+            check_stream_response(_read_if_not_stream(response))
+            for chunk in response.iter_bytes():
+                for item in decoder.feed(chunk):
+                    yield sse_item(item, rid)
+            for item in decoder.flush():
+                yield sse_item(item, rid)
+        except httpx.HTTPError as exc:
+            raise translate(exc) from None
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if we created it."""
+        if self._owns:
+            self.http.close()
+
+
+class AsyncTransport:
+    """Sends calls on an ``httpx.AsyncClient`` with the shared retry policy."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http_client: httpx.AsyncClient | None = None,
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self.settings = settings
+        self.policy = RetryPolicy(max_retries=settings.max_retries)
+        self.max_line_bytes = max_line_bytes
+        self._owns = http_client is None
+        self.http = http_client or httpx.AsyncClient(
+            timeout=settings.timeout, limits=DEFAULT_LIMITS
+        )
+
+    async def send(self, call: Call) -> httpx.Response:
+        """Send with retries. The response is read unless ``call.stream``; status < 400."""
+        request = build_request(self.http, self.settings, call)
+        attempt = 0
+        while True:
+            headers: Mapping[str, str] | None = None
+            try:
+                response = await self.http.send(request, stream=call.stream)
+            except httpx.HTTPError as exc:
+                error: APIError = translate(exc)
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    content = await response.aread()
+                except httpx.HTTPError as exc:
+                    content = b""
+                    logger.debug("could not read error body: %r", exc)
+                finally:
+                    await response.aclose()
+                headers = response.headers
+                error = error_from_response(response.status_code, headers, content)
+            delay = next_delay(error, attempt, self.policy, headers)
+            _log_failure(call, error, attempt, delay)
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+        """The events of a stream response; the response is closed when this ends."""
+        decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
+        rid = request_id(response)
+        try:
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                await response.aread()
+                check_stream_response(response)
+            async for chunk in response.aiter_bytes():
+                for item in decoder.feed(chunk):
+                    yield sse_item(item, rid)
+            for item in decoder.flush():
+                yield sse_item(item, rid)
+        except httpx.HTTPError as exc:
+            raise translate(exc) from None
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if we created it."""
+        if self._owns:
+            await self.http.aclose()
+
+
+def _read_if_not_stream(response: httpx.Response) -> httpx.Response:
+    if "text/event-stream" not in response.headers.get("content-type", ""):
+        response.read()
+    return response
+
+
+def _log_failure(call: Call, error: APIError, attempt: int, delay: float | None) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    status = error.status if isinstance(error, APIStatusError) else None
+    action = "giving up" if delay is None else f"retrying in {delay:.2f}s"
+    logger.debug(
+        "%s %s failed (attempt %d, status %s, %s): %s",
+        call.method,
+        call.path,
+        attempt + 1,
+        status,
+        action,
+        type(error).__name__,
+    )

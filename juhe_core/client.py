@@ -1,0 +1,387 @@
+"""``JuheClient`` and ``AsyncJuheClient``: chat, streamed chat, embeddings and the model list.
+
+The two clients are mirror images: what to send is decided by shared functions
+(``_chat_call``, ``_embed_batches``), what comes back by the codecs; each client only
+drives its own I/O. One client can serve many model objects; it pools connections and
+is closed with ``close()`` / ``aclose()`` or a ``with`` block. A caller-supplied
+``httpx.Client`` / ``httpx.AsyncClient`` (proxies, mTLS, custom transports) is used as
+given and left open for its owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent
+from juhe_core._transport import AsyncTransport, Call, SyncTransport, decode_json, request_id
+from juhe_core.errors import ConfigurationError
+from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
+from juhe_core.settings import DEFAULT_TIMEOUT, Settings
+from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for
+from juhe_core.wire.embeddings import (
+    EMBEDDINGS_PATH,
+    EmbeddingResult,
+    decode_embeddings_response,
+    encode_embeddings_request,
+)
+from juhe_core.wire.models import MODELS_PATH, ModelInfo, decode_model_list
+
+__all__ = ["AsyncChatStream", "AsyncJuheClient", "ChatStream", "JuheClient"]
+
+DEFAULT_EMBED_BATCH = 512  # texts per request; OpenAI accepts up to 2048 inputs
+
+
+def _chat_call(
+    codec: ChatCodec,
+    request: ChatRequest,
+    *,
+    stream: bool,
+    idle_timeout: float | None,
+    settings: Settings,
+) -> Call:
+    timeout = None
+    if stream and idle_timeout is not None:
+        # The read timeout bounds the gap between two chunks: an idle-stream watchdog.
+        timeout = httpx.Timeout(
+            settings.timeout.connect,
+            read=idle_timeout,
+            write=settings.timeout.write,
+            pool=settings.timeout.pool,
+        )
+    return Call(
+        "POST",
+        codec.chat_path(request, stream=stream),
+        body=codec.encode_chat_request(request, stream=stream),
+        headers=getattr(codec, "HEADERS", {}),
+        stream=stream,
+        timeout=timeout,
+    )
+
+
+def _embed_batches(texts: Sequence[str], batch_size: int | None) -> list[Sequence[str]]:
+    size = batch_size or DEFAULT_EMBED_BATCH
+    if size < 1:
+        raise ConfigurationError(f"batch_size must be >= 1, got {size!r}")
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def _merge(results: Sequence[EmbeddingResult]) -> EmbeddingResult:
+    vectors = [v for r in results for v in r.vectors]
+    model = next((r.model for r in results if r.model), None)
+    return EmbeddingResult(vectors, model, sum(r.prompt_tokens for r in results))
+
+
+class ChatStream:
+    """A streamed chat answer: iterate for ``StreamDelta``s; ``result`` is set at the end.
+
+    The stream's end is checked: a missing ``[DONE]`` or finish reason raises StreamError
+    instead of leaving a short answer. ``close()`` (or leaving a ``with`` block, or
+    breaking out of a ``for`` loop over it) closes the HTTP response at once.
+    """
+
+    def __init__(
+        self,
+        events: Iterator[ServerSentEvent],
+        accumulator: StreamAccumulator,
+        request_id: str | None,
+    ) -> None:
+        self.request_id = request_id
+        """The relay's request id."""
+        self.result: ChatResult | None = None
+        """The whole answer, once the stream ended properly."""
+        self._events = events
+        self._acc = accumulator
+        self._iter = self._run()
+
+    def _run(self) -> Generator[StreamDelta, None, None]:
+        try:
+            for event in self._events:
+                yield from self._acc.feed(event)
+            self.result = self._acc.finish()
+        finally:
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[StreamDelta]:
+        return self._iter
+
+    def __next__(self) -> StreamDelta:
+        return next(self._iter)
+
+    def close(self) -> None:
+        """Stop reading and close the response."""
+        self._iter.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncChatStream:
+    """The async twin of ``ChatStream``: ``async for`` deltas; ``aclose()`` to stop."""
+
+    def __init__(
+        self,
+        events: AsyncIterator[ServerSentEvent],
+        accumulator: StreamAccumulator,
+        request_id: str | None,
+    ) -> None:
+        self.request_id = request_id
+        """The relay's request id."""
+        self.result: ChatResult | None = None
+        """The whole answer, once the stream ended properly."""
+        self._events = events
+        self._acc = accumulator
+        self._iter = self._run()
+
+    async def _run(self) -> AsyncGenerator[StreamDelta, None]:
+        try:
+            async for event in self._events:
+                for delta in self._acc.feed(event):
+                    yield delta
+            self.result = self._acc.finish()
+        finally:
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]:
+        return self._iter
+
+    async def __anext__(self) -> StreamDelta:
+        return await self._iter.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and close the response."""
+        await self._iter.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _Base:
+    settings: Settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
+
+
+def _settings(settings: Settings | None, **kwargs: Any) -> Settings:
+    if settings is not None:
+        return settings
+    return Settings.resolve(**kwargs)
+
+
+class JuheClient(_Base):
+    """Synchronous Juhe client on ``httpx.Client``.
+
+    Example:
+        >>> from juhe_core import JuheClient, ChatRequest, Message
+        >>> with JuheClient() as client:  # doctest: +SKIP
+        ...     result = client.chat(ChatRequest("gpt-4o-mini", [Message.text("user", "Hi")]))
+        ...     print(result.text)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        allow_insecure_http: bool = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = _settings(
+            settings,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self._transport = SyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
+
+    def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
+        """One chat call; the whole answer."""
+        codec = codec_for(api_format)
+        call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
+        response = self._transport.send(call)
+        return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+
+    def chat_stream(
+        self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
+    ) -> ChatStream:
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
+        codec = codec_for(api_format)
+        call = _chat_call(
+            codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
+        )
+        response = self._transport.send(call)
+        rid = request_id(response)
+        return ChatStream(
+            self._transport.events(response), codec.new_accumulator(request_id=rid), rid
+        )
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        dimensions: int | None = None,
+        batch_size: int | None = None,
+        encoding_format: Literal["base64", "float"] = "base64",
+    ) -> EmbeddingResult:
+        """Embed ``texts`` (in batches of ``batch_size``); vectors in input order."""
+        results = []
+        for batch in _embed_batches(texts, batch_size):
+            body = encode_embeddings_request(
+                batch, model=model, dimensions=dimensions, encoding_format=encoding_format
+            )
+            response = self._transport.send(Call("POST", EMBEDDINGS_PATH, body=body))
+            results.append(decode_embeddings_response(decode_json(response), expected=len(batch)))
+        return _merge(results)
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models this key may use (``GET /v1/models``)."""
+        return decode_model_list(decode_json(self._transport.send(Call("GET", MODELS_PATH))))
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The underlying httpx client."""
+        return self._transport.http
+
+    def close(self) -> None:
+        """Close pooled connections (a caller-supplied http_client is left open)."""
+        self._transport.close()
+
+    def __enter__(self) -> JuheClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncJuheClient(_Base):
+    """Asynchronous Juhe client on ``httpx.AsyncClient``; the twin of ``JuheClient``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        allow_insecure_http: bool = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = _settings(
+            settings,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self._transport = AsyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
+
+    async def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
+        """One chat call; the whole answer."""
+        codec = codec_for(api_format)
+        call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
+        response = await self._transport.send(call)
+        return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+
+    async def chat_stream(
+        self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
+    ) -> AsyncChatStream:
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
+        codec = codec_for(api_format)
+        call = _chat_call(
+            codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
+        )
+        response = await self._transport.send(call)
+        rid = request_id(response)
+        return AsyncChatStream(
+            self._transport.events(response), codec.new_accumulator(request_id=rid), rid
+        )
+
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        dimensions: int | None = None,
+        batch_size: int | None = None,
+        max_concurrency: int = 4,
+        encoding_format: Literal["base64", "float"] = "base64",
+    ) -> EmbeddingResult:
+        """Embed ``texts`` in batches, at most ``max_concurrency`` requests at once."""
+        gate = asyncio.Semaphore(max(1, max_concurrency))
+        batches = _embed_batches(texts, batch_size)
+        bodies = [
+            encode_embeddings_request(
+                b, model=model, dimensions=dimensions, encoding_format=encoding_format
+            )
+            for b in batches
+        ]
+
+        async def one(body: dict[str, Any], expected: int) -> EmbeddingResult:
+            async with gate:
+                response = await self._transport.send(Call("POST", EMBEDDINGS_PATH, body=body))
+            return decode_embeddings_response(decode_json(response), expected=expected)
+
+        results = await asyncio.gather(
+            *(one(b, len(t)) for b, t in zip(bodies, batches, strict=True))
+        )
+        return _merge(results)
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The models this key may use (``GET /v1/models``)."""
+        response = await self._transport.send(Call("GET", MODELS_PATH))
+        return decode_model_list(decode_json(response))
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying httpx client."""
+        return self._transport.http
+
+    async def aclose(self) -> None:
+        """Close pooled connections (a caller-supplied http_client is left open)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncJuheClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

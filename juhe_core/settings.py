@@ -1,0 +1,149 @@
+"""Connection settings: key, root URL, timeout, retries, headers.
+
+The key comes from the argument, else ``JUHE_API_KEY``; the root URL from the argument,
+else ``JUHE_BASE_URL``, else ``https://api.juheai.top``. Both ``https://api.juheai.top``
+and ``https://api.juheai.top/v1`` (what OpenAI SDK users paste) are accepted: a trailing
+``/`` or ``/v1`` is removed, so paths are always joined as ``/v1/...`` exactly once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from juhe_core.errors import ConfigurationError
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Settings"]
+
+DEFAULT_BASE_URL: Final = "https://api.juheai.top"
+DEFAULT_TIMEOUT: Final = 60.0
+DEFAULT_MAX_RETRIES: Final = 2
+API_KEY_ENV: Final = "JUHE_API_KEY"
+BASE_URL_ENV: Final = "JUHE_BASE_URL"
+
+
+def normalize_base_url(url: str) -> str:
+    """Return the root URL without a trailing ``/`` or ``/v1`` (``…/v1/`` too).
+
+    Raises ConfigurationError for anything that is not an absolute http(s) URL, or that
+    carries credentials or a query (a key must never travel in a URL).
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "base_url must not contain credentials, a query or a fragment; "
+            "pass the key as api_key (or JUHE_API_KEY)"
+        )
+    root = url.rstrip("/")
+    while root.endswith("/v1"):
+        root = root[: -len("/v1")].rstrip("/")
+    return root
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is not None and value <= 0:
+        raise ConfigurationError(f"timeout must be positive, got {value!r}")
+    return httpx.Timeout(value)
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """How to reach Juhe. Build with ``Settings.resolve(...)`` to read the environment.
+
+    The key is a ``SecretStr``: it never appears in ``repr``, ``str`` or errors.
+    """
+
+    api_key: SecretStr | None = None
+    """The API key (``sk-...``), sent unchanged as ``Authorization: Bearer <key>``."""
+    base_url: str = DEFAULT_BASE_URL
+    """The root URL, normalised (no trailing ``/`` or ``/v1``)."""
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
+    """Timeouts for connect, read, write and pool."""
+    max_retries: int = DEFAULT_MAX_RETRIES
+    """How many times a failed request is retried (0 disables retries)."""
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers sent with every request (they cannot replace the auth header)."""
+    allow_insecure_http: bool = False
+    """Allow sending the key over plain http:// to a host that is not loopback."""
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        allow_insecure_http: bool = False,
+    ) -> Settings:
+        """Build settings from arguments, falling back to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
+
+        A missing key is not an error here: it is raised when a request is first made,
+        so objects can be built (and tested) without one.
+        """
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        if isinstance(key, str):
+            key = SecretStr(key)
+        url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        if retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {retries!r}")
+        return cls(
+            api_key=key,
+            base_url=url,
+            timeout=_as_timeout(timeout),
+            max_retries=retries,
+            default_headers=dict(default_headers or {}),
+            allow_insecure_http=allow_insecure_http,
+        )
+
+    def require_key(self) -> str:
+        """Return the key, or raise ConfigurationError naming ``JUHE_API_KEY``."""
+        key = self.api_key.get_secret_value() if self.api_key is not None else ""
+        if not key:
+            raise ConfigurationError(
+                f"No Juhe API key: pass api_key=... or set the {API_KEY_ENV} environment "
+                "variable (for offline tests, start the emulator: juhe_core.testing.Emulator)"
+            )
+        parts = urlsplit(self.base_url)
+        if (
+            parts.scheme == "http"
+            and not self.allow_insecure_http
+            and not _is_loopback(parts.hostname or "")
+        ):
+            raise ConfigurationError(
+                f"Refusing to send the API key over plain http:// to {parts.hostname}; "
+                "use https://, or pass allow_insecure_http=True if you really mean it"
+            )
+        return key
+
+    def __repr__(self) -> str:
+        key = "None" if self.api_key is None else "SecretStr('**********')"
+        return (
+            f"Settings(api_key={key}, base_url={self.base_url!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries})"
+        )
