@@ -1,0 +1,196 @@
+"""What we know about model families: context window, output cap, tools, vision, reasoning.
+
+One catalogue, read by LangChain's ``profile``, LlamaIndex's ``metadata`` and (later)
+``api_format="auto"``. Any model name works: a name we do not know gets safe defaults,
+never an error. Facts are per family (matched by name prefix, longest first), from the
+vendors' published model pages; users override any of them per model object.
+
+The relay may rename (``-thinking``, ``-nothinking``, ``-high`` ... suffixes, ``-rev`` /
+``-all`` economy channels, relay-behavior.md §4): those suffixes are ignored for lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+__all__ = ["DEFAULT_CAPABILITIES", "ModelCapabilities", "capabilities_for", "guess_format"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCapabilities:
+    """What a model family can do. ``known`` is False for the defaults of unknown names."""
+
+    context_window: int = 32_768
+    """Input + output tokens the model accepts."""
+    max_output_tokens: int = 4_096
+    """The most tokens it generates in one answer."""
+    tools: bool = True
+    """Function/tool calling."""
+    parallel_tools: bool = True
+    """Several tool calls in one turn."""
+    vision: bool = False
+    """Image input."""
+    pdf: bool = False
+    """PDF input."""
+    audio: bool = False
+    """Audio input."""
+    video: bool = False
+    """Video input."""
+    reasoning: bool = False
+    """Produces reasoning ("thinking") output or takes a reasoning effort."""
+    structured_output: bool = False
+    """Native JSON-schema response format."""
+    json_mode: bool = True
+    """``json_object`` response format."""
+    image_output: bool = False
+    """Can answer with images."""
+    audio_output: bool = False
+    """Can answer with audio."""
+    temperature: bool = True
+    """Accepts ``temperature`` (o-series reasoning models do not)."""
+    native_formats: tuple[str, ...] = ("openai",)
+    """Wire formats that serve it natively, preferred first."""
+    known: bool = True
+    """False when the name matched no family and these are defaults."""
+
+    def with_overrides(self, **overrides: Any) -> ModelCapabilities:
+        """A copy with some facts replaced (unknown keys raise TypeError)."""
+        return replace(self, **overrides)
+
+
+DEFAULT_CAPABILITIES: Final = ModelCapabilities(known=False)
+
+_GPT4O = ModelCapabilities(128_000, 16_384, vision=True, pdf=True, structured_output=True)
+_O_SERIES = ModelCapabilities(
+    200_000,
+    100_000,
+    vision=True,
+    pdf=True,
+    reasoning=True,
+    structured_output=True,
+    temperature=False,
+)
+_CLAUDE = ModelCapabilities(
+    200_000,
+    64_000,
+    vision=True,
+    pdf=True,
+    reasoning=True,
+    structured_output=False,
+    json_mode=False,
+    native_formats=("anthropic", "openai"),
+)
+_GEMINI = ModelCapabilities(
+    1_048_576,
+    65_536,
+    vision=True,
+    pdf=True,
+    audio=True,
+    video=True,
+    reasoning=True,
+    structured_output=True,
+    native_formats=("gemini", "openai"),
+)
+
+# Longest prefix wins. Sources: each vendor's models page (OpenAI, Anthropic, Google,
+# DeepSeek, Alibaba Qwen), as of 2026.
+_FAMILIES: Final[dict[str, ModelCapabilities]] = {
+    "gpt-3.5-turbo": ModelCapabilities(16_385, 4_096),
+    "gpt-4": ModelCapabilities(8_192, 8_192),
+    "gpt-4-turbo": ModelCapabilities(128_000, 4_096, vision=True),
+    "gpt-4o": _GPT4O,
+    "gpt-4o-mini": _GPT4O,
+    "gpt-4o-audio": replace(_GPT4O, audio=True, audio_output=True),
+    "chatgpt-4o": _GPT4O,
+    "gpt-4.1": ModelCapabilities(1_047_576, 32_768, vision=True, pdf=True, structured_output=True),
+    "gpt-4.5": ModelCapabilities(128_000, 16_384, vision=True, structured_output=True),
+    "gpt-5": ModelCapabilities(
+        400_000,
+        128_000,
+        vision=True,
+        pdf=True,
+        reasoning=True,
+        structured_output=True,
+        temperature=False,
+    ),
+    "gpt-5-chat": ModelCapabilities(128_000, 16_384, vision=True, pdf=True, structured_output=True),
+    "gpt-image-1": ModelCapabilities(
+        32_768, 4_096, tools=False, vision=True, image_output=True, json_mode=False
+    ),
+    "o1": _O_SERIES,
+    "o1-mini": replace(
+        _O_SERIES,
+        context_window=128_000,
+        max_output_tokens=65_536,
+        vision=False,
+        tools=False,
+        structured_output=False,
+    ),
+    "o3": _O_SERIES,
+    "o3-mini": replace(_O_SERIES, vision=False, pdf=False),
+    "o3-pro": replace(_O_SERIES, native_formats=("responses",)),
+    "o4-mini": _O_SERIES,
+    "claude-3": replace(_CLAUDE, max_output_tokens=4_096, reasoning=False),
+    "claude-3-5": replace(_CLAUDE, max_output_tokens=8_192, reasoning=False),
+    "claude-3-7": _CLAUDE,
+    "claude-sonnet-4": _CLAUDE,
+    "claude-opus-4": replace(_CLAUDE, max_output_tokens=32_000),
+    "claude-haiku-4": _CLAUDE,
+    "claude": _CLAUDE,
+    "gemini-1.5": replace(_GEMINI, max_output_tokens=8_192, reasoning=False),
+    "gemini-2.0": replace(_GEMINI, max_output_tokens=8_192, reasoning=False),
+    "gemini-2.0-flash-exp-image": replace(
+        _GEMINI, max_output_tokens=8_192, reasoning=False, image_output=True
+    ),
+    "gemini-2.5": _GEMINI,
+    "gemini-2.5-flash-image": replace(_GEMINI, image_output=True, reasoning=False),
+    "gemini-2.5-flash-preview-tts": replace(_GEMINI, audio_output=True, tools=False),
+    "gemini-3": _GEMINI,
+    "gemini": _GEMINI,
+    "deepseek-chat": ModelCapabilities(128_000, 8_192),
+    "deepseek-v3": ModelCapabilities(128_000, 8_192),
+    "deepseek-reasoner": ModelCapabilities(128_000, 64_000, reasoning=True),
+    "deepseek-r1": ModelCapabilities(128_000, 64_000, reasoning=True, tools=False),
+    "deepseek": ModelCapabilities(128_000, 8_192),
+    "qwen": ModelCapabilities(131_072, 8_192),
+    "qwen-vl": ModelCapabilities(131_072, 8_192, vision=True),
+    "qwq": ModelCapabilities(131_072, 16_384, reasoning=True),
+    "qwen3": ModelCapabilities(131_072, 16_384, reasoning=True),
+    "grok": ModelCapabilities(131_072, 16_384, vision=True),
+    "moonshot": ModelCapabilities(128_000, 8_192),
+    "kimi": ModelCapabilities(128_000, 16_384),
+    "glm-4": ModelCapabilities(128_000, 4_096),
+    "doubao": ModelCapabilities(128_000, 4_096),
+    "llama-3": ModelCapabilities(128_000, 4_096),
+}
+_PREFIXES: Final = sorted(_FAMILIES, key=len, reverse=True)
+# Relay renames and economy-channel markers that do not change the family.
+_SUFFIXES: Final = re.compile(
+    r"(-thinking(-\d+)?|-nothinking|-(minimal|low|medium|high|xhigh|max)|-rev|-all)$"
+)
+
+
+def _family_key(model: str) -> str:
+    name = model.strip().lower()
+    if "/" in name:  # "openai/gpt-4o" style names
+        name = name.rsplit("/", 1)[1]
+    previous = None
+    while previous != name:
+        previous, name = name, _SUFFIXES.sub("", name)
+    return name
+
+
+def capabilities_for(model: str, **overrides: Any) -> ModelCapabilities:
+    """The capabilities of ``model`` (defaults for unknown names), with ``overrides``."""
+    key = _family_key(model)
+    caps = next((_FAMILIES[p] for p in _PREFIXES if key.startswith(p)), DEFAULT_CAPABILITIES)
+    if model.lower().endswith(("-thinking", "-reasoner")) or "-thinking-" in model.lower():
+        caps = replace(caps, reasoning=True)
+    return caps.with_overrides(**overrides) if overrides else caps
+
+
+def guess_format(model: str) -> str:
+    """The native wire format a model name suggests (gemini-*, claude-*, else openai)."""
+    return capabilities_for(model).native_formats[0]
