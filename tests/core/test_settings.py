@@ -1,0 +1,96 @@
+"""Settings: env fallbacks, base-URL normalisation, key handling."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from juhe_core.errors import ConfigurationError
+from juhe_core.settings import Settings, normalize_base_url
+
+KEY = "sk-secretvalue0123456789"
+
+
+@pytest.mark.parametrize(
+    ("url", "root"),
+    [
+        ("https://api.juheai.top", "https://api.juheai.top"),
+        ("https://api.juheai.top/", "https://api.juheai.top"),
+        ("https://api.juheai.top/v1", "https://api.juheai.top"),
+        ("https://api.juheai.top/v1/", "https://api.juheai.top"),
+        ("  https://api.juheai.top/v1/v1 ", "https://api.juheai.top"),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080"),
+        ("https://proxy.example/juhe/v1", "https://proxy.example/juhe"),
+        ("https://proxy.example/v1beta", "https://proxy.example/v1beta"),
+    ],
+)
+def test_normalize_base_url(url: str, root: str) -> None:
+    assert normalize_base_url(url) == root
+
+
+@pytest.mark.parametrize(
+    "url", ["api.juheai.top", "ftp://api.juheai.top", "https://user:pw@api.juheai.top",
+            "https://api.juheai.top/v1?key=sk-x", ""],
+)
+def test_bad_base_url(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="base_url"):
+        normalize_base_url(url)
+
+
+def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUHE_API_KEY", KEY)
+    monkeypatch.setenv("JUHE_BASE_URL", "https://relay.example/v1")
+    settings = Settings.resolve()
+    assert settings.require_key() == KEY
+    assert settings.base_url == "https://relay.example"
+    explicit = Settings.resolve(api_key="sk-other", base_url="https://x.example")
+    assert explicit.require_key() == "sk-other"
+    assert explicit.base_url == "https://x.example"
+
+
+def test_defaults() -> None:
+    settings = Settings.resolve()
+    assert settings.base_url == "https://api.juheai.top"
+    assert settings.timeout == httpx.Timeout(60.0)
+    assert settings.max_retries == 2
+    assert settings.api_key is None
+
+
+def test_missing_key_is_raised_at_first_use_naming_the_variable() -> None:
+    settings = Settings.resolve()  # building without a key is fine
+    with pytest.raises(ConfigurationError, match="JUHE_API_KEY"):
+        settings.require_key()
+
+
+def test_timeout_forms() -> None:
+    assert Settings.resolve(timeout=5).timeout == httpx.Timeout(5.0)
+    custom = httpx.Timeout(3.0, connect=1.0)
+    assert Settings.resolve(timeout=custom).timeout is custom
+    with pytest.raises(ConfigurationError, match="timeout"):
+        Settings.resolve(timeout=-1)
+    with pytest.raises(ConfigurationError, match="max_retries"):
+        Settings.resolve(max_retries=-1)
+
+
+def test_key_never_in_repr_or_str() -> None:
+    settings = Settings.resolve(api_key=SecretStr(KEY))
+    assert KEY not in repr(settings)
+    assert KEY not in str(settings)
+    assert "**********" in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [("http://127.0.0.1:9", True), ("http://localhost:9", True), ("http://[::1]:9", True),
+     ("https://relay.example", True), ("http://relay.example", False)],
+)
+def test_plain_http_to_remote_host_refused(url: str, allowed: bool) -> None:
+    settings = Settings.resolve(api_key=KEY, base_url=url)
+    if allowed:
+        assert settings.require_key() == KEY
+    else:
+        with pytest.raises(ConfigurationError, match="plain http"):
+            settings.require_key()
+        insecure = Settings.resolve(api_key=KEY, base_url=url, allow_insecure_http=True)
+        assert insecure.require_key() == KEY
