@@ -29,6 +29,8 @@ __all__ = [
     "MetadataDelta",
     "NamedToolChoice",
     "Part",
+    "PartDelta",
+    "ProviderPart",
     "ReasoningDelta",
     "ReasoningPart",
     "ResponseFormat",
@@ -56,6 +58,8 @@ class TextPart:
 
     text: str
     """The text."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"thought_signature": ...}`` on a Gemini part)."""
     kind: Literal["text"] = "text"
 
 
@@ -127,6 +131,8 @@ class ToolCallPart:
     """The tool's name."""
     arguments: str
     """The arguments exactly as the model produced them (a JSON text, possibly invalid)."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"thought_signature": ...}`` on a Gemini function call)."""
     kind: Literal["tool_call"] = "tool_call"
 
 
@@ -158,6 +164,21 @@ class ReasoningPart:
     kind: Literal["reasoning"] = "reasoning"
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderPart:
+    """A block only one wire format understands, kept to be sent back unchanged.
+
+    For example Anthropic ``server_tool_use`` / ``web_search_tool_result`` blocks. Sending
+    it in another format raises UnsupportedFeatureError.
+    """
+
+    format: str
+    """The wire format it belongs to (``anthropic``, ``gemini`` ...)."""
+    data: Mapping[str, Any]
+    """The block exactly as the server sent it."""
+    kind: Literal["provider"] = "provider"
+
+
 Part: TypeAlias = (
     TextPart
     | ImagePart
@@ -167,6 +188,7 @@ Part: TypeAlias = (
     | ToolCallPart
     | ToolResultPart
     | ReasoningPart
+    | ProviderPart
 )
 
 
@@ -264,6 +286,11 @@ class ChatRequest:
     """A sampling seed."""
     reasoning_effort: str | None = None
     """Reasoning effort (``minimal``/``low``/``medium``/``high``...)."""
+    thinking_budget: int | None = None
+    """Reasoning tokens to allow (Anthropic ``budget_tokens``, Gemini ``thinkingBudget``);
+    0 turns thinking off where the format allows."""
+    modalities: Sequence[str] = ()
+    """Output modalities to ask for (``text``, ``image``, ``audio``); empty = the default."""
     logprobs: bool | None = None
     """Return log probabilities."""
     top_logprobs: int | None = None
@@ -398,6 +425,20 @@ class MetadataDelta:
     """OpenAI ``system_fingerprint``."""
 
 
+@dataclass(frozen=True, slots=True)
+class PartDelta:
+    """A whole part that arrives at once in a stream (an image, audio, a provider block)."""
+
+    part: Part
+    """The part."""
+
+
 StreamDelta: TypeAlias = (
-    TextDelta | ReasoningDelta | ToolCallDelta | UsageDelta | FinishDelta | MetadataDelta
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | UsageDelta
+    | FinishDelta
+    | MetadataDelta
+    | PartDelta
 )

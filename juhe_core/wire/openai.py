@@ -42,6 +42,7 @@ from juhe_core.messages import (
     MetadataDelta,
     NamedToolChoice,
     Part,
+    ProviderPart,
     ReasoningDelta,
     ReasoningPart,
     StreamDelta,
@@ -54,6 +55,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
+from juhe_core.wire._reasoning import effort_for
 
 __all__ = [
     "FINISH_REASONS",
@@ -120,6 +122,10 @@ def _encode_part(part: Part) -> dict[str, Any]:
             # The relay's own DTO type for video (dto.ContentTypeVideoUrl), data URLs included.
             video_url = url if url is not None else data_url(data or b"", mime)
             return {"type": "video_url", "video_url": {"url": video_url}}
+        case ProviderPart(format=fmt):
+            raise UnsupportedFeatureError(
+                f"a {fmt} provider block cannot be sent in the openai format"
+            )
         case ToolCallPart() | ToolResultPart() | ReasoningPart():
             raise UnsupportedFeatureError(
                 f"a {part.kind} part cannot appear inside message content in the openai format"
@@ -284,7 +290,7 @@ def _set_options(body: dict[str, Any], request: ChatRequest) -> None:
         ("temperature", request.temperature),
         ("top_p", request.top_p),
         ("seed", request.seed),
-        ("reasoning_effort", request.reasoning_effort),
+        ("reasoning_effort", effort_for(request.reasoning_effort, request.thinking_budget)),
         ("logprobs", request.logprobs),
         ("top_logprobs", request.top_logprobs),
     ):
@@ -292,6 +298,8 @@ def _set_options(body: dict[str, Any], request: ChatRequest) -> None:
             body[key] = value
     if request.stop:
         body["stop"] = list(request.stop)
+    if request.modalities:
+        body["modalities"] = list(request.modalities)
 
 
 # --- decoding ---
