@@ -15,6 +15,7 @@ import math
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 from ._text import STOPWORDS, words
 
@@ -36,7 +37,7 @@ def _features(text: str) -> list[tuple[str, float]]:
     content = [w for w in all_words if w not in STOPWORDS] or all_words
     if not content:
         return [("\x00" + text.strip(), 1.0)]
-    pairs = [(f"{a} {b}", 0.5) for a, b in zip(content, content[1:])]
+    pairs = [(f"{a} {b}", 0.5) for a, b in pairwise(content)]
     return [(w, 1.0) for w in content] + pairs
 
 

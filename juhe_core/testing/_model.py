@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 
 from ._schema import Values, instance
-from ._text import content_words, count_tokens, stem, summary, truncate_tokens
+from ._text import content_words, count_tokens, summary, truncate_tokens
 from ._turn import ChatQuery, PromptMessage, ToolCall, ToolSpec, Turn
 
 __all__ = ["answer", "prompt_tokens"]
@@ -55,7 +55,7 @@ def answer(query: ChatQuery, new_call_id: Callable[[], str]) -> Turn:
     if last.role == "tool":
         text = _after_tools(query)
     else:
-        chosen = _choose_tools(query, user.text)
+        chosen = _choose_tools(query, user.text, from_user=last.role == "user")
         values = Values(user.text)
         calls = tuple(
             ToolCall(new_call_id(), t.name, _dumps(instance(t.parameters, values))) for t in chosen
@@ -152,16 +152,18 @@ def _named(tool: ToolSpec, lowered: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(tool.name.lower())}(?![\w])", lowered) is not None
 
 
-def _choose_tools(query: ChatQuery, text: str) -> list[ToolSpec]:
+def _choose_tools(query: ChatQuery, text: str, *, from_user: bool) -> list[ToolSpec]:
     if not query.tools or query.tool_choice == "none":
         return []
     if query.forced_tool is not None:
         return [t for t in query.tools if t.name == query.forced_tool][:1]
+    if not from_user and query.tool_choice != "required":
+        return []
     lowered = text.lower()
     named = [t for t in query.tools if _named(t, lowered)]
     if len(named) >= 2 and query.parallel_tool_calls:
         return named
-    request = {stem(w) for w in content_words(text)}
+    request = set(content_words(text))
     best: ToolSpec | None = None
     best_score = 0
     for tool in query.tools:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._text import summary, words
 
@@ -48,12 +48,17 @@ class Values:
         self.text = text
         self.words = set(words(text))
         self._numbers = [float(m) for m in _NUMBER.findall(text)]
+        self._all_numbers = frozenset(self._numbers)
         self._strings = _string_candidates(text)
         self._summary = summary(text, 80) or "value"
 
     def number(self) -> float | None:
         """The next unused number, or ``None``."""
         return self._numbers.pop(0) if self._numbers else None
+
+    def has_number(self, value: float) -> bool:
+        """Whether ``value`` occurs in the text as a number."""
+        return value in self._all_numbers
 
     def string(self, field: str | None) -> str:
         """The next unused quoted string or name, else a phrase built from the text."""
@@ -180,9 +185,8 @@ class _Generator:
         for member in members:
             if isinstance(member, str) and member and self.values.mentions(member):
                 return member
-            if isinstance(member, (int, float)) and not isinstance(member, bool):
-                if re.search(rf"(?<![\w.]){re.escape(str(member))}(?![\w])", self.values.text):
-                    return member
+            if _is_number(member) and self.values.has_number(float(member)):
+                return member
         return members[0]
 
     def _object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
@@ -232,7 +236,7 @@ class _Generator:
     def _number(self, schema: Mapping[str, Any], *, integer: bool) -> int | float:
         found = self.values.number()
         default = schema.get("default")
-        if found is None and isinstance(default, (int, float)) and not isinstance(default, bool):
+        if found is None and _is_number(default):
             found = float(default)
         value = _clamp(schema, 1.0 if found is None else found, integer=integer)
         return int(value) if integer else value
@@ -263,6 +267,10 @@ def _type_of(schema: Mapping[str, Any]) -> str:
     return "string"
 
 
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_null(schema: Any) -> bool:
     return isinstance(schema, Mapping) and schema.get("type") == "null"
 
@@ -275,11 +283,11 @@ def _clamp(schema: Mapping[str, Any], value: float, *, integer: bool) -> float:
     ex_low, ex_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     if isinstance(low, (int, float)) and value < low:
         value = float(low)
-    if isinstance(ex_low, (int, float)) and not isinstance(ex_low, bool) and value <= ex_low:
+    if _is_number(ex_low) and value <= ex_low:
         value = float(ex_low) + step
     if isinstance(high, (int, float)) and value > high:
         value = float(high)
-    if isinstance(ex_high, (int, float)) and not isinstance(ex_high, bool) and value >= ex_high:
+    if _is_number(ex_high) and value >= ex_high:
         value = float(ex_high) - step
     if integer and (isinstance(low, float) or isinstance(ex_low, float)):
         value = float(int(value) + (1 if value > int(value) else 0))
@@ -289,6 +297,6 @@ def _clamp(schema: Mapping[str, Any], value: float, *, integer: bool) -> float:
 def _vary(value: Any, index: int) -> Any:
     if isinstance(value, str):
         return f"{value} {index + 1}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _is_number(value):
         return value + index
     return value

@@ -161,6 +161,8 @@ class StreamFault:
             raise ValueError(f"after must be >= 0, got {self.after!r}")
         if self.seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {self.seconds!r}")
+        if self.reply is not None and self.reply.raw is not None:
+            raise ValueError("a StreamFault cannot break a Reply(raw=...) body; script the bytes")
         _check_delay(self.delay)
 
 

@@ -28,14 +28,6 @@ _PIECE = re.compile(rf"\s*(?:[{_CJK}]|[^\W{_CJK}]+|[^\w\s])")
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-STOPWORDS: frozenset[str] = frozenset(
-    """a an and are as at be by can could do does for from get give has have how i in is it
-    its me my of on or please the this that to was what when where which who why will with
-    would you your use using call tool tools some any all into about than then there their
-    them they we our us should must may might just also""".split()
-)
-"""Words too common to count as overlap between a request and a tool or a document."""
-
 
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text`` (words, CJK characters and punctuation marks)."""
@@ -77,6 +69,15 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+_STOPWORDS_TEXT = """a an and are as at be by can could do does for from get give has have how i in
+is it its me my of on or please the this that to was what when where which who why will with
+would you your use using call tool tools some any all into about than then there their them
+they we our us should must may might just also"""
+
+STOPWORDS: frozenset[str] = frozenset(stem(w) for w in _STOPWORDS_TEXT.split())
+"""Words (stemmed) too common to count as overlap between a request and a tool or a document."""
 
 
 def words(text: str) -> list[str]:

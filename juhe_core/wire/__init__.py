@@ -48,7 +48,7 @@ class ChatCodec(Protocol):
         ...
 
 
-API_FORMATS: Final = ("openai",)
+API_FORMATS: Final = ("openai", "anthropic", "gemini")
 
 
 def codec_for(api_format: str) -> ChatCodec:
@@ -57,6 +57,14 @@ def codec_for(api_format: str) -> ChatCodec:
         from juhe_core.wire import openai
 
         return openai
+    if api_format == "anthropic":
+        from juhe_core.wire import anthropic
+
+        return anthropic
+    if api_format == "gemini":
+        from juhe_core.wire import gemini
+
+        return gemini
     raise UnsupportedFeatureError(
         f"unknown api_format {api_format!r}; expected one of {', '.join(API_FORMATS)}"
     )

@@ -21,10 +21,12 @@ def b64(values: list[float]) -> str:
 
 
 def test_encode_sends_plain_strings_and_asks_for_base64() -> None:
-    assert encode_embeddings_request(["a", "b"], model="text-embedding-3-small",
-                                     dimensions=8) == {
-        "model": "text-embedding-3-small", "input": ["a", "b"], "encoding_format": "base64",
-        "dimensions": 8}
+    assert encode_embeddings_request(["a", "b"], model="text-embedding-3-small", dimensions=8) == {
+        "model": "text-embedding-3-small",
+        "input": ["a", "b"],
+        "encoding_format": "base64",
+        "dimensions": 8,
+    }
 
 
 @pytest.mark.parametrize("bad", [[1, 2], [["a"]], [None], [b"x"]])
@@ -40,17 +42,24 @@ def test_base64_and_float_decode_equal() -> None:
     assert decode_vector([1, 2]) == [1.0, 2.0]
 
 
-@pytest.mark.parametrize("bad", ["!!!", base64.b64encode(b"abc").decode(), {"x": 1}, [True],
-                                 ["0.1"]])
+@pytest.mark.parametrize(
+    "bad", ["!!!", base64.b64encode(b"abc").decode(), {"x": 1}, [True], ["0.1"]]
+)
 def test_malformed_vectors(bad: object) -> None:
     with pytest.raises(APIError, match="malformed embedding"):
         decode_vector(bad)
 
 
 def test_decode_orders_by_index() -> None:
-    body = {"object": "list", "model": "m", "usage": {"prompt_tokens": 3, "total_tokens": 3},
-            "data": [{"object": "embedding", "index": 1, "embedding": b64([2.0])},
-                     {"object": "embedding", "index": 0, "embedding": [1.0]}]}
+    body = {
+        "object": "list",
+        "model": "m",
+        "usage": {"prompt_tokens": 3, "total_tokens": 3},
+        "data": [
+            {"object": "embedding", "index": 1, "embedding": b64([2.0])},
+            {"object": "embedding", "index": 0, "embedding": [1.0]},
+        ],
+    }
     result = decode_embeddings_response(body, expected=2)
     assert result.vectors == [[1.0], [2.0]]
     assert (result.model, result.prompt_tokens) == ("m", 3)
@@ -58,9 +67,11 @@ def test_decode_orders_by_index() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [[{"index": 0, "embedding": [1.0]}],  # one missing
-     [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}],  # repeated
-     [{"index": 0, "embedding": [1.0]}, {"index": 5, "embedding": [1.0]}]],  # out of range
+    [
+        [{"index": 0, "embedding": [1.0]}],  # one missing
+        [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}],  # repeated
+        [{"index": 0, "embedding": [1.0]}, {"index": 5, "embedding": [1.0]}],
+    ],  # out of range
 )
 def test_count_mismatch_is_an_error_never_a_gap(data: list[object]) -> None:
     with pytest.raises(APIError):
@@ -68,12 +79,20 @@ def test_count_mismatch_is_an_error_never_a_gap(data: list[object]) -> None:
 
 
 def test_model_list_with_and_without_object_field() -> None:
-    body = {"success": True, "data": [
-        {"id": "gpt-4o", "object": "model", "created": 1626777600, "owned_by": "openai",
-         "supported_endpoint_types": ["openai"]},
-        {"id": "claude-x", "owned_by": "custom", "supported_endpoint_types": ["anthropic", 3]},
-        {"object": "model"},
-    ]}
+    body = {
+        "success": True,
+        "data": [
+            {
+                "id": "gpt-4o",
+                "object": "model",
+                "created": 1626777600,
+                "owned_by": "openai",
+                "supported_endpoint_types": ["openai"],
+            },
+            {"id": "claude-x", "owned_by": "custom", "supported_endpoint_types": ["anthropic", 3]},
+            {"object": "model"},
+        ],
+    }
     assert decode_model_list(body) == [
         ModelInfo("gpt-4o", "openai", 1626777600, ("openai",)),
         ModelInfo("claude-x", "custom", None, ("anthropic",)),

@@ -74,17 +74,25 @@ def test_should_retry(error: APIError, retry: bool) -> None:
 
 @pytest.mark.parametrize(
     ("attempt", "rand", "expected"),
-    [(0, 0.0, 0.5), (1, 0.0, 1.0), (2, 0.0, 2.0), (3, 0.0, 4.0), (4, 0.0, 8.0), (9, 0.0, 8.0),
-     (0, 1.0, 0.375), (2, 0.5, 1.75)],
+    [
+        (0, 0.0, 0.5),
+        (1, 0.0, 1.0),
+        (2, 0.0, 2.0),
+        (3, 0.0, 4.0),
+        (4, 0.0, 8.0),
+        (9, 0.0, 8.0),
+        (0, 1.0, 0.375),
+        (2, 0.5, 1.75),
+    ],
 )
 def test_backoff_with_jitter(attempt: int, rand: float, expected: float) -> None:
     assert retry_delay(attempt, RetryPolicy(), rand=lambda: rand) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("retry_after", "expected"), [(2.0, 2.0), (0.0, 0.0), (60.0, 60.0),
-                                                        (61.0, 0.5), (None, 0.5)])
-def test_retry_after_is_honoured_up_to_a_minute(retry_after: float | None,
-                                                expected: float) -> None:
+@pytest.mark.parametrize(
+    ("retry_after", "expected"), [(2.0, 2.0), (0.0, 0.0), (60.0, 60.0), (61.0, 0.5), (None, 0.5)]
+)
+def test_retry_after_is_honoured_up_to_a_minute(retry_after: float | None, expected: float) -> None:
     got = retry_delay(0, RetryPolicy(), retry_after=retry_after, rand=lambda: 0.0)
     assert got == pytest.approx(expected)
 

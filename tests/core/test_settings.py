@@ -30,8 +30,14 @@ def test_normalize_base_url(url: str, root: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["api.juheai.top", "ftp://api.juheai.top", "https://user:pw@api.juheai.top",
-            "https://api.juheai.top/v1?key=sk-x", ""],
+    "url",
+    [
+        "api.juheai.top",
+        "ftp://api.juheai.top",
+        "https://user:pw@api.juheai.top",
+        "https://api.juheai.top/v1?key=sk-x",
+        "",
+    ],
 )
 def test_bad_base_url(url: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url"):
@@ -82,8 +88,13 @@ def test_key_never_in_repr_or_str() -> None:
 
 @pytest.mark.parametrize(
     ("url", "allowed"),
-    [("http://127.0.0.1:9", True), ("http://localhost:9", True), ("http://[::1]:9", True),
-     ("https://relay.example", True), ("http://relay.example", False)],
+    [
+        ("http://127.0.0.1:9", True),
+        ("http://localhost:9", True),
+        ("http://[::1]:9", True),
+        ("https://relay.example", True),
+        ("http://relay.example", False),
+    ],
 )
 def test_plain_http_to_remote_host_refused(url: str, allowed: bool) -> None:
     settings = Settings.resolve(api_key=KEY, base_url=url)

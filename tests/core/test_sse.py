@@ -28,7 +28,10 @@ CASES: list[tuple[bytes, list[ServerSentEvent | BareLine]]] = [
     (b"data:  two spaces\r\r", [ServerSentEvent(" two spaces")]),
     (b": comment\ndata: x\n\n", [ServerSentEvent("x")]),
     (b"event: message_start\ndata: {}\n\n", [ServerSentEvent("{}", event="message_start")]),
-    (b"id: 7\ndata: x\n\ndata: y\n\n", [ServerSentEvent("x", id="7"), ServerSentEvent("y", id="7")]),
+    (
+        b"id: 7\ndata: x\n\ndata: y\n\n",
+        [ServerSentEvent("x", id="7"), ServerSentEvent("y", id="7")],
+    ),
     (b"retry: 1500\ndata: x\n\n", [ServerSentEvent("x", retry=1500)]),
     (b"retry: soon\ndata: x\n\n", [ServerSentEvent("x")]),
     (b"event: ping\n\n", []),  # no data line: not dispatched
@@ -88,6 +91,4 @@ def test_line_cap_raises_stream_error() -> None:
         decode(b"data: " + b"x" * 100, max_line_bytes=64)
     with pytest.raises(StreamError, match="max_line_bytes"):
         decode(b"data: " + b"x" * 100 + b"\n\n", max_line_bytes=64)
-    assert decode(b"data: " + b"x" * 50 + b"\n\n", max_line_bytes=64) == [
-        ServerSentEvent("x" * 50)
-    ]
+    assert decode(b"data: " + b"x" * 50 + b"\n\n", max_line_bytes=64) == [ServerSentEvent("x" * 50)]

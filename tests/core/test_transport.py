@@ -59,17 +59,21 @@ class Both:
     def chat(self, request: ChatRequest = REQUEST) -> ChatResult:
         return self.run(lambda c: c.chat(request))  # type: ignore[no-any-return]
 
-    def stream(self, request: ChatRequest = REQUEST, **kw: Any
-               ) -> tuple[list[StreamDelta], ChatResult | None]:
+    def stream(
+        self, request: ChatRequest = REQUEST, **kw: Any
+    ) -> tuple[list[StreamDelta], ChatResult | None]:
         if self.kind == "sync":
+
             def op(client: JuheClient) -> Any:
                 stream = client.chat_stream(request, **kw)
                 return list(stream), stream.result
+
             return self.run(op)  # type: ignore[no-any-return]
 
         async def aop(client: AsyncJuheClient) -> Any:
             stream = await client.chat_stream(request, **kw)
             return [d async for d in stream], stream.result
+
         return self.run(aop)  # type: ignore[no-any-return]
 
 
@@ -132,8 +136,9 @@ def test_channel_pin_suffix_is_never_added(kind: str, juhe_emulator: Emulator) -
 
 
 def test_retries_429_honouring_retry_after(both: Both, juhe_emulator: Emulator) -> None:
-    juhe_emulator.enqueue(Fault(429, retry_after="0"), Fault(429, empty_body=True,
-                                                             retry_after="0"), path=CHAT)
+    juhe_emulator.enqueue(
+        Fault(429, retry_after="0"), Fault(429, empty_body=True, retry_after="0"), path=CHAT
+    )
     assert "France" in both.chat().text
     assert len(juhe_emulator.requests) == 3
 
@@ -153,13 +158,16 @@ def test_gives_up_after_max_retries(kind: str, juhe_emulator: Emulator) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [(Fault(400, message="bad"), BadRequestError),
-     (Fault(503, code="model_not_found"), NotFoundError),
-     (Fault(500, code="invalid_request"), InternalServerError),
-     (Fault(403, code="insufficient_user_quota"), PermissionDeniedError)],
+    [
+        (Fault(400, message="bad"), BadRequestError),
+        (Fault(503, code="model_not_found"), NotFoundError),
+        (Fault(500, code="invalid_request"), InternalServerError),
+        (Fault(403, code="insufficient_user_quota"), PermissionDeniedError),
+    ],
 )
-def test_permanent_errors_are_not_retried(both: Both, juhe_emulator: Emulator, fault: Fault,
-                                          error: type[Exception]) -> None:
+def test_permanent_errors_are_not_retried(
+    both: Both, juhe_emulator: Emulator, fault: Fault, error: type[Exception]
+) -> None:
     juhe_emulator.enqueue(fault, path=CHAT)
     with pytest.raises(error):
         both.chat()
@@ -183,8 +191,10 @@ def test_connection_refused_is_typed(kind: str) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     both = Both.__new__(Both)
-    both.kind, both.kwargs = kind, {"api_key": "sk-x", "base_url": f"http://127.0.0.1:{port}",
-                                    "max_retries": 0}
+    both.kind, both.kwargs = (
+        kind,
+        {"api_key": "sk-x", "base_url": f"http://127.0.0.1:{port}", "max_retries": 0},
+    )
     with pytest.raises(APIConnectionError):
         both.chat()
 
@@ -200,8 +210,9 @@ def test_connection_refused_is_typed(kind: str) -> None:
         (StreamFault("bare_json_error", after=2), ""),
     ],
 )
-def test_broken_streams_raise_never_short_answers(both: Both, juhe_emulator: Emulator,
-                                                  fault: StreamFault, match: str) -> None:
+def test_broken_streams_raise_never_short_answers(
+    both: Both, juhe_emulator: Emulator, fault: StreamFault, match: str
+) -> None:
     juhe_emulator.enqueue(fault, path=CHAT)
     with pytest.raises(StreamError, match=match):
         both.stream()
@@ -221,16 +232,24 @@ def test_idle_stream_watchdog(both: Both, juhe_emulator: Emulator) -> None:
 
 
 def test_http_200_with_error_object_is_typed(both: Both, juhe_emulator: Emulator) -> None:
-    juhe_emulator.enqueue(Reply(body={"error": {"message": "upstream said no",
-                                                "type": "upstream_error", "code": "x"}}),
-                          path=CHAT)
+    juhe_emulator.enqueue(
+        Reply(
+            body={"error": {"message": "upstream said no", "type": "upstream_error", "code": "x"}}
+        ),
+        path=CHAT,
+    )
     with pytest.raises(JuheError, match="upstream said no"):
         both.chat()
 
 
 def test_key_never_in_errors_or_reprs(kind: str, juhe_emulator: Emulator) -> None:
     key = juhe_emulator.api_key
-    faults = [Fault(400), Fault(401), Fault(429, empty_body=True), Fault(503, code="model_not_found")]
+    faults = [
+        Fault(400),
+        Fault(401),
+        Fault(429, empty_body=True),
+        Fault(503, code="model_not_found"),
+    ]
     for fault in faults:
         juhe_emulator.enqueue(fault, path=CHAT)
         with pytest.raises(JuheError) as info:
@@ -244,8 +263,12 @@ def test_key_never_in_errors_or_reprs(kind: str, juhe_emulator: Emulator) -> Non
 
 def test_caller_supplied_clients_are_used_and_left_open(juhe_emulator: Emulator) -> None:
     http = httpx.Client(headers={"X-Custom": "yes"})
-    with JuheClient(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url,
-                    http_client=http, default_headers={"X-Default": "d"}) as client:
+    with JuheClient(
+        api_key=juhe_emulator.api_key,
+        base_url=juhe_emulator.base_url,
+        http_client=http,
+        default_headers={"X-Default": "d"},
+    ) as client:
         assert client.chat(REQUEST).text
     assert not http.is_closed
     headers = juhe_emulator.requests[0].headers
@@ -254,9 +277,11 @@ def test_caller_supplied_clients_are_used_and_left_open(juhe_emulator: Emulator)
 
     async def main() -> None:
         ahttp = httpx.AsyncClient()
-        async with AsyncJuheClient(api_key=juhe_emulator.api_key,
-                                   base_url=juhe_emulator.base_url + "/v1/",
-                                   http_client=ahttp) as client:
+        async with AsyncJuheClient(
+            api_key=juhe_emulator.api_key,
+            base_url=juhe_emulator.base_url + "/v1/",
+            http_client=ahttp,
+        ) as client:
             assert (await client.chat(REQUEST)).text
         assert not ahttp.is_closed
         await ahttp.aclose()
@@ -266,20 +291,28 @@ def test_caller_supplied_clients_are_used_and_left_open(juhe_emulator: Emulator)
 
 def test_embeddings_in_order_across_batches(both: Both, juhe_emulator: Emulator) -> None:
     texts = [f"text number {i}" for i in range(5)]
-    result = both.run(lambda c: c.embed(texts, model="text-embedding-3-small", batch_size=2,
-                                        dimensions=16))
+    result = both.run(
+        lambda c: c.embed(texts, model="text-embedding-3-small", batch_size=2, dimensions=16)
+    )
     assert len(result.vectors) == 5 and all(len(v) == 16 for v in result.vectors)
     bodies = [r.json for r in juhe_emulator.requests]
     assert [b["input"] for b in bodies] == [texts[0:2], texts[2:4], texts[4:5]]
     assert all(b["encoding_format"] == "base64" for b in bodies)
-    single = both.run(lambda c: c.embed([texts[3]], model="text-embedding-3-small",
-                                        dimensions=16))
+    single = both.run(lambda c: c.embed([texts[3]], model="text-embedding-3-small", dimensions=16))
     assert single.vectors[0] == pytest.approx(result.vectors[3])
 
 
 def test_embeddings_accept_float_answers(both: Both, juhe_emulator: Emulator) -> None:
-    juhe_emulator.enqueue(Reply(body={"object": "list", "model": "m", "data": [
-        {"object": "embedding", "index": 0, "embedding": [0.25, 0.5]}]}), path="/v1/embeddings")
+    juhe_emulator.enqueue(
+        Reply(
+            body={
+                "object": "list",
+                "model": "m",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.25, 0.5]}],
+            }
+        ),
+        path="/v1/embeddings",
+    )
     result = both.run(lambda c: c.embed(["x"], model="m"))
     assert result.vectors == [[0.25, 0.5]]
 

@@ -1,0 +1,302 @@
+"""Handlers of the OpenAI-format routes: the relay's checks, scripted items, the built-in model.
+
+Each handler takes the ``State`` and the ``RecordedRequest`` (already authenticated) and
+returns a ``Static`` or ``Streamed`` response. Order of checks follows the relay: the
+distributor's 400/503 (relay-behavior.md §3), then the handler's 500 ``invalid_request``,
+then the answer, where a queued item (or the random ``FaultProfile``) takes effect.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from . import _openai as oa
+from ._embed import default_dimensions, embed_text, embed_token_ids, to_base64
+from ._model import answer, prompt_tokens
+from ._relay import fault_body, fault_headers, middleware_error, relay_error
+from ._script import Fault, RecordedRequest, Reply, ScriptItem, StreamFault
+from ._state import State, Static, Streamed, json_response, response_headers
+from ._stream import Frame, frames
+from ._text import count_tokens
+from ._turn import ChatQuery, ToolCall, Turn
+
+__all__ = ["chat_completions", "embeddings", "list_models", "not_emulated", "retrieve_model"]
+
+_SSE_HEADERS = [
+    (b"cache-control", b"no-cache"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+Response = Static | Streamed
+
+
+def _extra(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+    items = (headers or {}).items()
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in items]
+
+
+def _fault(item: Fault, rec: RecordedRequest, model: str) -> Static:
+    body = fault_body(item, rec.request_id, model, rec.method, rec.path)
+    return json_response(item.status, body, rec.request_id, fault_headers(item), item.delay)
+
+
+def _script_error(rec: RecordedRequest, message: str) -> Static:
+    inner = {
+        "message": message,
+        "type": "emulator_error",
+        "param": "",
+        "code": "emulator_script_error",
+    }
+    return json_response(500, {"error": inner}, rec.request_id)
+
+
+def _route_model(state: State, rec: RecordedRequest) -> tuple[Mapping[str, Any], str] | Static:
+    """The distributor's checks (§3): JSON body with a string ``model`` that has a channel."""
+    body, rid = rec.json, rec.request_id
+    if not isinstance(body, dict):
+        return json_response(
+            400, middleware_error("Invalid request, invalid JSON request body", rid), rid
+        )
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        message = "Invalid request, field model must be a string"
+        return json_response(400, middleware_error(message, rid), rid)
+    if not model:
+        return json_response(400, middleware_error("未指定模型名称，模型名称不能为空", rid), rid)
+    if not state.serves(model):
+        message = f"分组 default 下模型 {model} 无可用渠道（distributor）"
+        return json_response(503, middleware_error(message, rid, "model_not_found"), rid)
+    return body, model
+
+
+def _random_item(state: State, stream: bool) -> ScriptItem | None:
+    """The ``FaultProfile`` draw for one request; always the same number of draws."""
+    profile = state.faults
+    if profile is None:
+        return None
+    rng = state.fault_rng
+    a, b, c, d = rng.random(), rng.random(), rng.random(), rng.random()
+    latency = rng.uniform(*profile.latency)
+    after = rng.randint(1, 3)
+    if a < profile.rate_429:
+        retry_after = "1" if b < profile.rate_429_retry_after else None
+        return Fault(429, retry_after=retry_after, delay=latency)
+    if c < profile.rate_5xx:
+        return Fault(500 if b < 0.5 else 502, delay=latency)
+    if stream and d < profile.rate_cut:
+        return StreamFault("cut", after=after, delay=latency)
+    if stream and d < profile.rate_cut + profile.rate_error_mid_stream:
+        return StreamFault("error_mid_stream", after=after, delay=latency)
+    return Reply(delay=latency) if latency > 0 else None
+
+
+def _take(state: State, rec: RecordedRequest, stream: bool) -> ScriptItem | None:
+    item = state.take(rec.path, scripted=True)
+    return item if item is not None else _random_item(state, stream)
+
+
+def _scripted_turn(query: ChatQuery, reply: Reply, state: State) -> Turn:
+    calls = []
+    for raw in reply.tool_calls or ():
+        args = raw.get("arguments", {})
+        text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+        calls.append(
+            ToolCall(str(raw.get("id") or state.random_id("call_")), str(raw["name"]), text)
+        )
+    text, reasoning = reply.text or "", reply.reasoning or ""
+    completion = count_tokens(text) + count_tokens(reasoning)
+    completion += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
+    return Turn(
+        text=text,
+        reasoning=reasoning,
+        tool_calls=tuple(calls),
+        finish_reason="tool_calls" if calls else "stop",
+        prompt_tokens=prompt_tokens(query),
+        completion_tokens=completion,
+        reasoning_tokens=count_tokens(reasoning),
+    )
+
+
+def _turn(query: ChatQuery, reply: Reply | None, state: State) -> Turn:
+    if reply is not None and reply.scripts_turn:
+        turn = _scripted_turn(query, reply, state)
+    else:
+        turn = answer(query, lambda: state.random_id("call_"))
+    if reply is not None and reply.finish_reason is not None:
+        return Turn(**{**turn.__dict__, "finish_reason": reply.finish_reason})
+    return turn
+
+
+def _verbatim(reply: Reply, fault: StreamFault | None, request_id: str) -> list[Frame]:
+    """Scripted ``raw`` bytes as they are, or scripted ``chunks`` then ``[DONE]``."""
+    if reply.raw is not None:
+        return [reply.raw]
+    return frames(oa.verbatim_plan(reply.chunks or (), request_id), fault, include_usage=True)
+
+
+def chat_completions(state: State, rec: RecordedRequest) -> Response:
+    """``POST /v1/chat/completions``."""
+    routed = _route_model(state, rec)
+    if isinstance(routed, Static):
+        return routed
+    body, model = routed
+    rid = rec.request_id
+    try:
+        query, options = oa.parse_chat(body)
+    except oa.InvalidRequest as exc:
+        return json_response(500, relay_error(str(exc), rid, "invalid_request"), rid)
+    except oa.UpstreamReject as exc:
+        inner = {
+            "message": str(exc),
+            "type": "invalid_request_error",
+            "param": exc.param,
+            "code": None,
+        }
+        return json_response(400, {"error": inner}, rid)
+    item = _take(state, rec, options.stream)
+    if isinstance(item, Fault):
+        return _fault(item, rec, model)
+    if isinstance(item, StreamFault) and not options.stream:
+        return _script_error(
+            rec, f"StreamFault({item.kind!r}) was queued but the request is not streaming"
+        )
+    fault = item if isinstance(item, StreamFault) else None
+    reply = fault.reply if fault is not None else item
+    delay = item.delay if item is not None else 0.0
+    status = reply.status if reply is not None else 200
+    extra = _extra(reply.headers if reply is not None else None)
+    if options.stream and reply is not None and (reply.raw is not None or reply.chunks is not None):
+        sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
+        return Streamed(status, sse, _verbatim(reply, fault, rid), delay)
+    if reply is not None and reply.body is not None:
+        return json_response(status, reply.body, rid, extra, delay)
+    turn = _turn(query, reply, state)
+    meta = oa.Meta(state.random_id("chatcmpl-", 29), int(time.time()), model, state.fingerprint)
+    overlay = reply.usage if reply is not None else None
+    if not options.stream:
+        return json_response(status, oa.completion(turn, meta, options, overlay), rid, extra, delay)
+    plan = oa.chunk_plan(turn, meta, options, state.rng, rid, overlay)
+    sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
+    return Streamed(status, sse, frames(plan, fault, options.include_usage), delay)
+
+
+def _embedding_inputs(raw: Any) -> list[str | list[int]] | None:
+    """The inputs as a list, or ``None`` when they are not strings or token-id lists."""
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, list):
+        return None
+    if raw and all(isinstance(i, int) for i in raw):
+        return [list(raw)]
+    out: list[str | list[int]] = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list) and all(isinstance(i, int) for i in item):
+            out.append(list(item))
+        else:
+            return None
+    return out
+
+
+def _upstream_400(rid: str, message: str, param: str) -> Static:
+    inner = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    return json_response(400, {"error": inner}, rid)
+
+
+def embeddings(state: State, rec: RecordedRequest) -> Response:
+    """``POST /v1/embeddings``."""
+    routed = _route_model(state, rec)
+    if isinstance(routed, Static):
+        return routed
+    body, model = routed
+    rid = rec.request_id
+    if body.get("input") in (None, "", []):
+        return json_response(500, relay_error("input is empty", rid, "invalid_request"), rid)
+    inputs = _embedding_inputs(body["input"])
+    if inputs is None:
+        return _upstream_400(rid, "'$.input' is invalid.", "input")
+    dims = body.get("dimensions", default_dimensions(model))
+    if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 8192:
+        return _upstream_400(rid, "Invalid value for 'dimensions'.", "dimensions")
+    fmt = body.get("encoding_format") or "float"
+    if fmt not in ("float", "base64"):
+        return _upstream_400(rid, "Invalid value for 'encoding_format'.", "encoding_format")
+    item = _take(state, rec, stream=False)
+    if isinstance(item, Fault):
+        return _fault(item, rec, model)
+    if isinstance(item, StreamFault):
+        return _script_error(rec, "StreamFault was queued but embeddings do not stream")
+    status, extra, delay = 200, [], 0.0
+    if item is not None:
+        status, extra, delay = item.status, _extra(item.headers), item.delay
+        if item.body is not None:
+            return json_response(status, item.body, rid, extra, delay)
+    vectors = [
+        embed_text(i, dims) if isinstance(i, str) else embed_token_ids(i, dims) for i in inputs
+    ]
+    encoded = [to_base64(v) for v in vectors] if fmt == "base64" else vectors
+    tokens = sum(count_tokens(i) if isinstance(i, str) else len(i) for i in inputs)
+    return json_response(status, oa.embedding_list(encoded, model, tokens), rid, extra, delay)
+
+
+def _explicit(state: State, rec: RecordedRequest) -> Static | None:
+    """A queued item aimed at this non-generation path (``path=`` given explicitly)."""
+    item = state.take(rec.path, scripted=False)
+    if isinstance(item, Fault):
+        return _fault(item, rec, "")
+    if isinstance(item, StreamFault):
+        return _script_error(rec, "StreamFault was queued for a route that does not stream")
+    if item is not None and item.body is not None:
+        return json_response(
+            item.status, item.body, rec.request_id, _extra(item.headers), item.delay
+        )
+    return None
+
+
+def list_models(state: State, rec: RecordedRequest) -> Response:
+    """``GET /v1/models``; Anthropic's list shape with ``x-api-key`` + ``anthropic-version`` (§8)."""
+    scripted = _explicit(state, rec)
+    if scripted is not None:
+        return scripted
+    models = list(state.catalog.values())
+    if rec.headers.get("x-api-key") and rec.headers.get("anthropic-version"):
+        created = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(models[0]["created"] if models else 0)
+        )
+        data = [
+            {"id": m["id"], "created_at": created, "display_name": m["id"], "type": "model"}
+            for m in models
+        ]
+        body: dict[str, Any] = {
+            "data": data,
+            "first_id": data[0]["id"] if data else "",
+            "last_id": data[-1]["id"] if data else "",
+            "has_more": False,
+        }
+        return json_response(200, body, rec.request_id)
+    return json_response(200, oa.model_list(models), rec.request_id)
+
+
+def retrieve_model(state: State, rec: RecordedRequest) -> Response:
+    """``GET /v1/models/{id}``: the item, or HTTP 200 with an error object (§6, §8)."""
+    scripted = _explicit(state, rec)
+    if scripted is not None:
+        return scripted
+    model_id = rec.path[len("/v1/models/") :]
+    known = state.catalog.get(model_id)
+    return json_response(
+        200, known if known is not None else oa.model_not_found(model_id), rec.request_id
+    )
+
+
+def not_emulated(state: State, rec: RecordedRequest) -> Response:
+    """A relay route this emulator does not model yet: only explicitly queued items apply."""
+    scripted = _explicit(state, rec)
+    if scripted is not None:
+        return scripted
+    message = f"The Juhe emulator does not emulate {rec.method} {rec.path} yet"
+    return json_response(501, relay_error(message, rec.request_id, "not_emulated"), rec.request_id)

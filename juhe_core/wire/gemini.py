@@ -1,0 +1,473 @@
+"""The Gemini generateContent wire format (``/v1beta/models/{model}:generateContent``), sans-IO.
+
+Carries what the OpenAI format loses: thinking with thought signatures (kept on the part
+that carried them and sent back unchanged), inline PDF/audio/video input, and image and
+audio output. Streams use ``:streamGenerateContent?alt=sse`` (always ``alt=sse``: older
+relays need it, relay-behavior.md §12) and end with the chunk carrying ``finishReason``;
+there is no ``[DONE]``, so a body that ends before that chunk is a StreamError.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+from typing_extensions import assert_never
+
+from juhe_core._json import loads
+from juhe_core._sse import ServerSentEvent
+from juhe_core.errors import (
+    APIError,
+    BadRequestError,
+    StreamError,
+    UnsupportedFeatureError,
+    find_error_object,
+    stream_error_from_object,
+)
+from juhe_core.messages import (
+    AudioPart,
+    ChatRequest,
+    ChatResult,
+    FilePart,
+    FinishDelta,
+    FinishReason,
+    ImagePart,
+    JsonObjectFormat,
+    Message,
+    MetadataDelta,
+    NamedToolChoice,
+    Part,
+    PartDelta,
+    ProviderPart,
+    ReasoningDelta,
+    ReasoningPart,
+    StreamDelta,
+    TextDelta,
+    TextPart,
+    ToolCallDelta,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+    UsageDelta,
+    VideoPart,
+)
+from juhe_core.wire._gemini_schema import to_gemini_schema
+from juhe_core.wire._reasoning import budget_for
+
+__all__ = [
+    "FINISH_REASONS",
+    "ChatStreamAccumulator",
+    "chat_path",
+    "decode_chat_response",
+    "encode_chat_request",
+    "new_accumulator",
+]
+
+FORMAT: Final = "gemini"
+FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+_TOOL_MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+SIGNATURE: Final = "thought_signature"
+
+
+def chat_path(request: ChatRequest, *, stream: bool) -> str:
+    """``/v1beta/models/{model}:generateContent`` (or the ``alt=sse`` stream path)."""
+    model = quote(request.model.removeprefix("models/"), safe="-._~")
+    if stream:
+        return f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
+    return f"/v1beta/models/{model}:generateContent"
+
+
+# --- encoding ---
+
+
+def _inline(data: bytes, mime: str) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
+
+
+def _media(url: str | None, data: bytes | None, mime: str) -> dict[str, Any]:
+    if url is not None and url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        return {"inlineData": {"mimeType": header[5:].split(";")[0], "data": payload}}
+    if url is not None:
+        return {"fileData": {"mimeType": mime, "fileUri": url}}
+    if data is None:
+        raise UnsupportedFeatureError("a media part needs a url or data")
+    return _inline(data, mime)
+
+
+def _signed(part: dict[str, Any], provider_data: Mapping[str, Any]) -> dict[str, Any]:
+    if SIGNATURE in provider_data:
+        part["thoughtSignature"] = provider_data[SIGNATURE]
+    return part
+
+
+def _encode_part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
+    match part:
+        case TextPart(text=text, provider_data=extra):
+            return _signed({"text": text}, extra)
+        case ImagePart(url=url, data=data, mime_type=mime):
+            return _media(url, data, mime or "image/jpeg")
+        case FilePart(url=url, data=data, mime_type=mime):
+            return _media(url, data, mime)
+        case AudioPart(data=data, mime_type=mime):
+            return _inline(data, mime)
+        case VideoPart(url=url, data=data, mime_type=mime):
+            return _media(url, data, mime)
+        case ToolCallPart(name=name, arguments=args, provider_data=extra):
+            try:
+                parsed = loads(args) if args.strip() else {}
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                raise UnsupportedFeatureError(
+                    f"tool call {name!r} has arguments that are not a JSON object; the gemini "
+                    "format needs them parsed"
+                )
+            return _signed({"functionCall": {"name": name, "args": parsed}}, extra)
+        case ToolResultPart():
+            return _encode_tool_result(part, names)
+        case ReasoningPart(text=text, signature=sig, provider_data=extra):
+            if sig is None or extra.get("format", FORMAT) != FORMAT:
+                return None  # unsigned or foreign reasoning cannot be verified by Gemini
+            return {"text": text, "thought": True, "thoughtSignature": sig}
+        case ProviderPart(format=fmt, data=data):
+            if fmt != FORMAT:
+                raise UnsupportedFeatureError(f"a {fmt} block cannot be sent in the gemini format")
+            return dict(data)
+        case _:
+            assert_never(part)
+
+
+def _encode_tool_result(part: ToolResultPart, names: Mapping[str, str]) -> dict[str, Any]:
+    name = part.name or names.get(part.tool_call_id)
+    if not name:
+        raise UnsupportedFeatureError(
+            f"the gemini format needs the tool name for result {part.tool_call_id!r}"
+        )
+    if isinstance(part.content, str):
+        text = part.content
+    elif all(isinstance(p, TextPart) for p in part.content):
+        text = "".join(p.text for p in part.content if isinstance(p, TextPart))
+    else:
+        raise UnsupportedFeatureError("a gemini tool result can only carry text")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    response = value if isinstance(value, dict) else {"result": text}
+    if part.is_error:
+        response = {"error": text}
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _encode_contents(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[str]]:
+    names = {p.id: p.name for m in messages for p in m.parts if isinstance(p, ToolCallPart)}
+    system: list[str] = []
+    contents: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            for part in message.parts:
+                if not isinstance(part, TextPart):
+                    raise UnsupportedFeatureError("a gemini system instruction can only be text")
+                system.append(part.text)
+            continue
+        role = "model" if message.role == "assistant" else "user"
+        parts = [p for p in (_encode_part(x, names) for x in message.parts) if p is not None]
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    return contents, system
+
+
+def _generation_config(request: ChatRequest) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, value in (
+        ("temperature", request.temperature),
+        ("topP", request.top_p),
+        ("maxOutputTokens", request.max_tokens),
+        ("seed", request.seed),
+    ):
+        if value is not None:
+            config[key] = value
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
+    fmt = request.response_format
+    if fmt is not None:
+        config["responseMimeType"] = "application/json"
+        if not isinstance(fmt, JsonObjectFormat):
+            config["responseSchema"] = to_gemini_schema(fmt.schema)
+    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    if budget is not None:
+        config["thinkingConfig"] = (
+            {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
+        )
+    if request.modalities:
+        config["responseModalities"] = [m.upper() for m in request.modalities]
+    if request.logprobs:
+        config["responseLogprobs"] = True
+        if request.top_logprobs is not None:
+            config["logprobs"] = request.top_logprobs
+    return config
+
+
+def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    """The JSON body of a chat call (streaming is chosen by the path, not the body)."""
+    contents, system = _encode_contents(request.messages)
+    body: dict[str, Any] = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    if request.tools:
+        declarations = []
+        for tool in request.tools:
+            declaration: dict[str, Any] = {"name": tool.name, "description": tool.description}
+            if tool.parameters.get("properties"):
+                declaration["parameters"] = to_gemini_schema(tool.parameters)
+            declarations.append(declaration)
+        body["tools"] = [{"functionDeclarations": declarations}]
+    # Gemini has no switch for parallel calls: parallel_tool_calls is a permission it
+    # cannot enforce, so it is not sent.
+    choice = request.tool_choice
+    if choice is not None:
+        if isinstance(choice, NamedToolChoice):
+            calling = {"mode": "ANY", "allowedFunctionNames": [choice.name]}
+        else:
+            calling = {"mode": _TOOL_MODES[choice]}
+        body["toolConfig"] = {"functionCallingConfig": calling}
+    config = _generation_config(request)
+    if config:
+        body["generationConfig"] = config
+    body.update(request.extra_body)
+    return body
+
+
+# --- decoding ---
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, Mapping):
+        return None
+
+    def num(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    thoughts = num("thoughtsTokenCount")
+    inp, out = num("promptTokenCount"), num("candidatesTokenCount") + thoughts
+    return Usage(
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=num("totalTokenCount") or inp + out,
+        cache_read_tokens=num("cachedContentTokenCount"),
+        reasoning_tokens=thoughts,
+    )
+
+
+def _decode_part(raw: Mapping[str, Any], call_index: int) -> Part | None:
+    sig = raw.get("thoughtSignature")
+    extra = {SIGNATURE: sig} if isinstance(sig, str) else {}
+    if isinstance(raw.get("text"), str):
+        if raw.get("thought") is True:
+            return ReasoningPart(
+                raw["text"], sig if isinstance(sig, str) else None, {"format": FORMAT}
+            )
+        return TextPart(raw["text"], extra)
+    call = raw.get("functionCall")
+    if isinstance(call, Mapping) and isinstance(call.get("name"), str):
+        call_id = call.get("id")
+        return ToolCallPart(
+            call_id if isinstance(call_id, str) else f"call_{call_index}",
+            call["name"],
+            json.dumps(call.get("args") or {}, ensure_ascii=False),
+            extra,
+        )
+    inline = raw.get("inlineData")
+    if isinstance(inline, Mapping) and isinstance(inline.get("data"), str):
+        mime = str(inline.get("mimeType", "application/octet-stream"))
+        data = base64.b64decode(inline["data"])
+        if mime.startswith("audio/"):
+            return AudioPart(data, mime)
+        return ImagePart(data=data, mime_type=mime)
+    if sig is not None and len(raw) == 1:
+        return ReasoningPart("", sig, {"format": FORMAT})  # a bare signature part
+    return ProviderPart(FORMAT, dict(raw)) if raw else None
+
+
+def _candidate(body: Mapping[str, Any], request_id: str | None) -> Mapping[str, Any] | None:
+    candidates = body.get("candidates")
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], Mapping):
+        return candidates[0]
+    feedback = body.get("promptFeedback")
+    reason = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
+    if reason:
+        raise BadRequestError(
+            f"Gemini blocked the prompt ({reason})",
+            status=200,
+            type="prompt_blocked",
+            code=str(reason),
+            request_id=request_id,
+            body=dict(body),
+        )
+    return None
+
+
+def _finish(raw: str | None, parts: Sequence[Part]) -> FinishReason | None:
+    if raw is None:
+        return None
+    if raw == "STOP" and any(isinstance(p, ToolCallPart) for p in parts):
+        return "tool_calls"
+    return FINISH_REASONS.get(raw, "other")
+
+
+def decode_chat_response(body: Any, *, request_id: str | None = None) -> ChatResult:
+    """A ``GenerateContentResponse`` as a neutral result; typed errors otherwise."""
+    if not isinstance(body, Mapping):
+        raise APIError("malformed gemini response: not an object", request_id=request_id)
+    candidate = _candidate(body, request_id)
+    if candidate is None:
+        raise APIError("malformed gemini response: no candidates", request_id=request_id)
+    content = candidate.get("content")
+    raw_parts = content.get("parts") if isinstance(content, Mapping) else None
+    parts: list[Part] = []
+    for raw in raw_parts if isinstance(raw_parts, list) else []:
+        if isinstance(raw, Mapping):
+            part = _decode_part(raw, sum(isinstance(p, ToolCallPart) for p in parts))
+            if part is not None:
+                parts.append(part)
+    reason = candidate.get("finishReason")
+    reason = reason if isinstance(reason, str) else None
+    model, rid = body.get("modelVersion"), body.get("responseId")
+    return ChatResult(
+        parts=tuple(parts),
+        finish_reason=_finish(reason, parts),
+        usage=_usage(body.get("usageMetadata")),
+        model=model if isinstance(model, str) else None,
+        id=rid if isinstance(rid, str) else None,
+        request_id=request_id,
+        raw_finish_reason=reason,
+        raw=body,
+    )
+
+
+class ChatStreamAccumulator:
+    """Folds Gemini stream chunks into deltas; the chunk with ``finishReason`` ends it."""
+
+    def __init__(self, *, request_id: str | None = None) -> None:
+        self._rid = request_id
+        self._parts: list[Part] = []
+        self._calls = 0
+        self._usage: Usage | None = None
+        self._usage_sent = False
+        self._raw_reason: str | None = None
+        self._meta_sent = False
+        self._model: str | None = None
+        self._id: str | None = None
+
+    def feed(self, event: ServerSentEvent) -> list[StreamDelta]:
+        """Deltas carried by one chunk."""
+        try:
+            chunk = loads(event.data)
+        except ValueError:
+            raise StreamError(
+                f"malformed stream event (not JSON): {event.data[:200]!r}",
+                request_id=self._rid,
+                status=200,
+            ) from None
+        if not isinstance(chunk, dict):
+            raise StreamError(
+                "malformed gemini stream chunk (not an object)", request_id=self._rid, status=200
+            )
+        if find_error_object(chunk) is not None:
+            raise stream_error_from_object(chunk, self._rid)
+        deltas: list[StreamDelta] = []
+        if not self._meta_sent:
+            self._meta_sent = True
+            self._model, self._id = chunk.get("modelVersion"), chunk.get("responseId")
+            deltas.append(MetadataDelta(self._id, self._model))
+        try:
+            candidate = _candidate(chunk, self._rid)
+        except BadRequestError as exc:
+            raise StreamError(
+                exc.message, request_id=self._rid, status=200, type=exc.type, code=exc.code
+            ) from None
+        if candidate is not None:
+            self._candidate(candidate, deltas)
+        usage = _usage(chunk.get("usageMetadata"))
+        if usage is not None:
+            self._usage = usage
+        if self._raw_reason is not None and self._usage is not None and not self._usage_sent:
+            self._usage_sent = True
+            deltas.append(UsageDelta(self._usage))
+        return deltas
+
+    def _candidate(self, candidate: Mapping[str, Any], deltas: list[StreamDelta]) -> None:
+        content = candidate.get("content")
+        raw_parts = content.get("parts") if isinstance(content, Mapping) else None
+        for raw in raw_parts if isinstance(raw_parts, list) else []:
+            part = _decode_part(raw, self._calls) if isinstance(raw, Mapping) else None
+            if part is not None:
+                deltas.append(self._add(part))
+        reason = candidate.get("finishReason")
+        if isinstance(reason, str) and reason:
+            self._raw_reason = reason
+            deltas.append(FinishDelta(_finish(reason, self._parts) or "other", reason))
+
+    def _add(self, part: Part) -> StreamDelta:
+        last = self._parts[-1] if self._parts else None
+        if isinstance(part, TextPart):
+            if isinstance(last, TextPart):
+                extra = {**last.provider_data, **part.provider_data}
+                self._parts[-1] = TextPart(last.text + part.text, extra)
+            else:
+                self._parts.append(part)
+            return TextDelta(part.text)
+        if isinstance(part, ReasoningPart):
+            if isinstance(last, ReasoningPart) and last.signature is None:
+                self._parts[-1] = ReasoningPart(
+                    last.text + part.text, part.signature, part.provider_data
+                )
+            else:
+                self._parts.append(part)
+            return ReasoningDelta(part.text, part.signature)
+        self._parts.append(part)
+        if isinstance(part, ToolCallPart):
+            self._calls += 1
+            return ToolCallDelta(self._calls - 1, part.id, part.name, part.arguments)
+        return PartDelta(part)
+
+    def finish(self) -> ChatResult:
+        """The whole result; StreamError when no chunk carried a ``finishReason``."""
+        if self._raw_reason is None:
+            raise StreamError(
+                "gemini stream ended without a finishReason: the answer is incomplete",
+                request_id=self._rid,
+                status=200,
+            )
+        return ChatResult(
+            parts=tuple(self._parts),
+            finish_reason=_finish(self._raw_reason, self._parts),
+            usage=self._usage,
+            model=self._model,
+            id=self._id,
+            request_id=self._rid,
+            raw_finish_reason=self._raw_reason,
+        )
+
+
+def new_accumulator(*, request_id: str | None = None) -> ChatStreamAccumulator:
+    """A fresh stream accumulator (the codec-protocol entry point)."""
+    return ChatStreamAccumulator(request_id=request_id)
