@@ -71,7 +71,8 @@ def parse(
             503,
             {
                 "error": {
-                    "message": f"分组 default 下模型 x 无可用渠道（distributor） (request id: {RID})",
+                    "message": "分组 default 下模型 x 无可用渠道（distributor）"
+                    f" (request id: {RID})",
                     "type": "new_api_error",
                     "param": "",
                     "code": "model_not_found",
