@@ -23,7 +23,7 @@ from juhe_core._transport import AsyncTransport, Call, SyncTransport, decode_jso
 from juhe_core.errors import ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 from juhe_core.settings import DEFAULT_TIMEOUT, Settings
-from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for
+from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for, resolve_format
 from juhe_core.wire.embeddings import (
     EMBEDDINGS_PATH,
     EmbeddingResult,
@@ -173,9 +173,20 @@ class AsyncChatStream:
 
 class _Base:
     settings: Settings
+    _endpoint_types: dict[str, tuple[str, ...]] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
+
+    def resolve_format(self, api_format: str, model: str) -> str:
+        """The concrete wire format for a call; ``"auto"`` uses the cached model list
+        (filled by ``list_models``) when it knows the model, else the name family."""
+        types = (self._endpoint_types or {}).get(model)
+        return resolve_format(api_format, model, types)
+
+    def _remember(self, models: list[ModelInfo]) -> list[ModelInfo]:
+        self._endpoint_types = {m.id: m.supported_endpoint_types for m in models}
+        return models
 
 
 def _settings(settings: Settings | None, **kwargs: Any) -> Settings:
@@ -220,7 +231,7 @@ class JuheClient(_Base):
 
     def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
         """One chat call; the whole answer."""
-        codec = codec_for(api_format)
+        codec = codec_for(self.resolve_format(api_format, request.model))
         call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
         response = self._transport.send(call)
         return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
@@ -229,7 +240,7 @@ class JuheClient(_Base):
         self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
     ) -> ChatStream:
         """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
-        codec = codec_for(api_format)
+        codec = codec_for(self.resolve_format(api_format, request.model))
         call = _chat_call(
             codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
         )
@@ -259,8 +270,9 @@ class JuheClient(_Base):
         return _merge(results)
 
     def list_models(self) -> list[ModelInfo]:
-        """The models this key may use (``GET /v1/models``)."""
-        return decode_model_list(decode_json(self._transport.send(Call("GET", MODELS_PATH))))
+        """The models this key may use (``GET /v1/models``); cached for ``api_format="auto"``."""
+        response = self._transport.send(Call("GET", MODELS_PATH))
+        return self._remember(decode_model_list(decode_json(response)))
 
     @property
     def http_client(self) -> httpx.Client:
@@ -312,7 +324,7 @@ class AsyncJuheClient(_Base):
 
     async def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
         """One chat call; the whole answer."""
-        codec = codec_for(api_format)
+        codec = codec_for(self.resolve_format(api_format, request.model))
         call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
         response = await self._transport.send(call)
         return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
@@ -321,7 +333,7 @@ class AsyncJuheClient(_Base):
         self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
     ) -> AsyncChatStream:
         """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
-        codec = codec_for(api_format)
+        codec = codec_for(self.resolve_format(api_format, request.model))
         call = _chat_call(
             codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
         )
@@ -362,9 +374,9 @@ class AsyncJuheClient(_Base):
         return _merge(results)
 
     async def list_models(self) -> list[ModelInfo]:
-        """The models this key may use (``GET /v1/models``)."""
+        """The models this key may use (``GET /v1/models``); cached for ``api_format="auto"``."""
         response = await self._transport.send(Call("GET", MODELS_PATH))
-        return decode_model_list(decode_json(response))
+        return self._remember(decode_model_list(decode_json(response)))
 
     @property
     def http_client(self) -> httpx.AsyncClient:

@@ -149,37 +149,43 @@ def chat_completions(state: State, rec: RecordedRequest) -> Response:
     except oa.InvalidRequest as exc:
         return json_response(500, relay_error(str(exc), rid, "invalid_request"), rid)
     except oa.UpstreamReject as exc:
-        inner = {
-            "message": str(exc),
-            "type": "invalid_request_error",
-            "param": exc.param,
-            "code": None,
-        }
-        return json_response(400, {"error": inner}, rid)
+        return _upstream_400(rid, str(exc), exc.param)
     item = _take(state, rec, options.stream)
     if isinstance(item, Fault):
         return _fault(item, rec, model)
-    if isinstance(item, StreamFault) and not options.stream:
-        return _script_error(
-            rec, f"StreamFault({item.kind!r}) was queued but the request is not streaming"
-        )
-    fault = item if isinstance(item, StreamFault) else None
-    reply = fault.reply if fault is not None else item
-    delay = item.delay if item is not None else 0.0
+    if isinstance(item, StreamFault):
+        if not options.stream:
+            message = f"StreamFault({item.kind!r}) was queued but the request is not streaming"
+            return _script_error(rec, message)
+        return _chat_answer(state, rec, query, options, item.reply, item)
+    return _chat_answer(state, rec, query, options, item, None)
+
+
+def _chat_answer(
+    state: State,
+    rec: RecordedRequest,
+    query: ChatQuery,
+    options: oa.ChatOptions,
+    reply: Reply | None,
+    fault: StreamFault | None,
+) -> Response:
+    rid = rec.request_id
+    delay = fault.delay if fault is not None else reply.delay if reply is not None else 0.0
     status = reply.status if reply is not None else 200
     extra = _extra(reply.headers if reply is not None else None)
+    sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
     if options.stream and reply is not None and (reply.raw is not None or reply.chunks is not None):
-        sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
         return Streamed(status, sse, _verbatim(reply, fault, rid), delay)
     if reply is not None and reply.body is not None:
         return json_response(status, reply.body, rid, extra, delay)
     turn = _turn(query, reply, state)
-    meta = oa.Meta(state.random_id("chatcmpl-", 29), int(time.time()), model, state.fingerprint)
+    meta = oa.Meta(
+        state.random_id("chatcmpl-", 29), int(time.time()), query.model, state.fingerprint
+    )
     overlay = reply.usage if reply is not None else None
     if not options.stream:
         return json_response(status, oa.completion(turn, meta, options, overlay), rid, extra, delay)
     plan = oa.chunk_plan(turn, meta, options, state.rng, rid, overlay)
-    sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
     return Streamed(status, sse, frames(plan, fault, options.include_usage), delay)
 
 
@@ -258,7 +264,7 @@ def _explicit(state: State, rec: RecordedRequest) -> Static | None:
 
 
 def list_models(state: State, rec: RecordedRequest) -> Response:
-    """``GET /v1/models``; Anthropic's list shape with ``x-api-key`` + ``anthropic-version`` (§8)."""
+    """``GET /v1/models``; Anthropic's shape with ``x-api-key`` and ``anthropic-version`` (§8)."""
     scripted = _explicit(state, rec)
     if scripted is not None:
         return scripted

@@ -78,6 +78,7 @@ def json_response(
     """A JSON response (``body`` already encoded, or a mapping to encode)."""
     raw = body if isinstance(body, bytes) else dumps(body)
     headers = response_headers(request_id, _JSON if raw else None, extra)
+    headers.append((b"content-length", str(len(raw)).encode("ascii")))
     return Static(status, headers, raw, delay)
 
 

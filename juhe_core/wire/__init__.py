@@ -7,13 +7,14 @@ Codecs import neither httpx nor the transport, and no framework.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from juhe_core._sse import ServerSentEvent
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 
-__all__ = ["API_FORMATS", "ChatCodec", "StreamAccumulator", "codec_for"]
+__all__ = ["API_FORMATS", "ChatCodec", "StreamAccumulator", "codec_for", "resolve_format"]
 
 
 class StreamAccumulator(Protocol):
@@ -48,7 +49,14 @@ class ChatCodec(Protocol):
         ...
 
 
-API_FORMATS: Final = ("openai", "anthropic", "gemini")
+API_FORMATS: Final = ("openai", "anthropic", "gemini", "responses")
+# supported_endpoint_types from /v1/models (relay-behavior.md §8), preferred first.
+_ENDPOINT_FORMATS: Final = (
+    ("anthropic", "anthropic"),
+    ("gemini", "gemini"),
+    ("openai", "openai"),
+    ("openai-response", "responses"),
+)
 
 
 def codec_for(api_format: str) -> ChatCodec:
@@ -65,6 +73,29 @@ def codec_for(api_format: str) -> ChatCodec:
         from juhe_core.wire import gemini
 
         return gemini
+    if api_format == "responses":
+        from juhe_core.wire import responses
+
+        return responses
     raise UnsupportedFeatureError(
-        f"unknown api_format {api_format!r}; expected one of {', '.join(API_FORMATS)}"
+        f"unknown api_format {api_format!r}; expected one of {', '.join(API_FORMATS)} or auto"
     )
+
+
+def resolve_format(api_format: str, model: str, endpoint_types: Sequence[str] | None = None) -> str:
+    """The concrete format for ``api_format``; ``"auto"`` picks the model's native one.
+
+    With the model list's ``supported_endpoint_types`` (when known) the first native type
+    served wins; otherwise the name family decides (gemini-* → gemini, claude-* →
+    anthropic, else openai).
+    """
+    if api_format != "auto":
+        codec_for(api_format)  # validates the name
+        return api_format
+    if endpoint_types:
+        for endpoint, fmt in _ENDPOINT_FORMATS:
+            if endpoint in endpoint_types:
+                return fmt
+    from juhe_core.catalogue import guess_format
+
+    return guess_format(model)
