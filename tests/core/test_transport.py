@@ -207,7 +207,7 @@ def test_connection_refused_is_typed(kind: str) -> None:
         (StreamFault("no_finish"), "without a finish reason"),
         (StreamFault("malformed", after=2), "not JSON"),
         (StreamFault("error_mid_stream", after=2), "error in stream"),
-        (StreamFault("bare_json_error", after=2), ""),
+        (StreamFault("bare_json_error", after=2), "upstream stream ended with an error"),
     ],
 )
 def test_broken_streams_raise_never_short_answers(
