@@ -1,0 +1,100 @@
+"""The lazily created juhe_core clients behind one LlamaIndex model object.
+
+``Juhe`` and ``JuheEmbedding`` each hold one ``Clients``: a ``JuheClient`` made on the
+first sync call and an ``AsyncJuheClient`` made on the first async call, both built from
+the object's fields at that moment and reused after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from juhe_core.client import AsyncJuheClient, JuheClient
+from juhe_core.settings import Settings
+
+__all__ = ["Clients", "ConnectionFields", "settings_of"]
+
+
+class Clients:
+    """One sync and one async client, made on first use.
+
+    Pooled async connections belong to the event loop that opened them, so a call from
+    a new loop (a second ``asyncio.run``) gets a new async client. A caller-supplied
+    ``httpx`` client is always used as given and never closed here.
+    """
+
+    def __init__(
+        self,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        self._client: JuheClient | None = None
+        self._aclient: AsyncJuheClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def sync(self, settings: Settings) -> JuheClient:
+        """The sync client (``settings`` are used when it is first made)."""
+        if self._client is None:
+            self._client = JuheClient(settings=settings, http_client=self._http_client)
+        return self._client
+
+    def async_(self, settings: Settings) -> AsyncJuheClient:
+        """The async client for the running loop (``settings`` used when one is made)."""
+        loop = asyncio.get_running_loop()
+        stale = self._async_http_client is None and self._loop is not loop
+        if self._aclient is None or stale:
+            self._aclient = AsyncJuheClient(settings=settings, http_client=self._async_http_client)
+            self._loop = loop
+        return self._aclient
+
+    def close(self) -> None:
+        """Close the sync client's pooled connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client's pooled connections."""
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sockets, locks and loops do not cross processes: a copy starts without clients.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+class ConnectionFields(Protocol):
+    """The connection fields ``Juhe`` and ``JuheEmbedding`` share."""
+
+    @property
+    def api_key(self) -> SecretStr | None: ...
+    @property
+    def api_base(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def default_headers(self) -> Mapping[str, str] | None: ...
+
+
+def settings_of(obj: ConnectionFields) -> Settings:
+    """juhe_core settings from a model object's current fields."""
+    return Settings.resolve(
+        api_key=obj.api_key,
+        base_url=obj.api_base,
+        timeout=obj.timeout,
+        max_retries=obj.max_retries,
+        default_headers=obj.default_headers,
+    )

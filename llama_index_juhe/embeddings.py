@@ -1,0 +1,137 @@
+"""``JuheEmbedding``: the LlamaIndex ``BaseEmbedding`` for Juhe's ``/v1/embeddings``.
+
+Any model name is accepted (``text-embedding-3-*``, ``bge-m3``, whatever the relay
+serves): the name is sent unchanged. LlamaIndex batches texts by ``embed_batch_size``
+and, in async batch calls, runs at most ``num_workers`` batches at once; each batch is
+one ``JuheClient.embed`` request, vectors in input order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.callbacks import CallbackManager
+
+from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from llama_index_juhe._clients import Clients, settings_of
+
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
+
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+DEFAULT_EMBED_BATCH_SIZE = 100  # as llama-index-embeddings-openai; the API takes up to 2048
+
+
+class JuheEmbedding(BaseEmbedding):
+    """Text embeddings served by Juhe, as a LlamaIndex embedding model.
+
+    Example:
+        >>> from llama_index_juhe import JuheEmbedding
+        >>> embed = JuheEmbedding(model_name="text-embedding-3-small")  # doctest: +SKIP
+        >>> vector = embed.get_text_embedding("hello")  # doctest: +SKIP
+
+    Key arguments:
+        model_name (or ``model``): the embedding model, any name.
+        dimensions: shorter vectors, for models that support it (``text-embedding-3-*``).
+        api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
+        embed_batch_size, num_workers: texts per request; concurrent async requests.
+    """
+
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="The Juhe API key (sk-...)."
+    )
+    api_base: str = Field(description="The root URL of the Juhe API.")
+    dimensions: int | None = Field(default=None, gt=0, description="Vector length, if set.")
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request.")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Headers sent with every request."
+    )
+
+    _clients: Clients = PrivateAttr(default_factory=Clients)
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        *,
+        model: str | None = None,
+        api_key: str | SecretStr | None = None,
+        api_base: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if model_name and model and model_name != model:
+            raise ValueError(f"model_name={model_name!r} and model={model!r} disagree")
+        settings = Settings.resolve(
+            api_key=api_key, base_url=api_base, timeout=timeout, max_retries=max_retries
+        )
+        # Passed as a dict: mypy sees the base class __init__, not this model's fields.
+        fields: dict[str, Any] = {
+            "model_name": model_name or model or DEFAULT_EMBEDDING_MODEL,
+            "api_key": settings.api_key,
+            "api_base": settings.base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "embed_batch_size": embed_batch_size,
+            "callback_manager": callback_manager,
+            **kwargs,
+        }
+        super().__init__(**fields)
+        self._clients = Clients(http_client, async_http_client)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
+        return "JuheEmbedding"
+
+    def _embed(self, texts: list[str]) -> list[Embedding]:
+        result = self._clients.sync(settings_of(self)).embed(
+            texts,
+            model=self.model_name,
+            dimensions=self.dimensions,
+            batch_size=self.embed_batch_size,
+        )
+        return result.vectors
+
+    async def _aembed(self, texts: list[str]) -> list[Embedding]:
+        result = await self._clients.async_(settings_of(self)).embed(
+            texts,
+            model=self.model_name,
+            dimensions=self.dimensions,
+            batch_size=self.embed_batch_size,
+            max_concurrency=self.num_workers or 1,
+        )
+        return result.vectors
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._embed([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self._aembed([query]))[0]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._embed([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return (await self._aembed([text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._embed(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await self._aembed(texts)
+
+    def close(self) -> None:
+        """Close the pooled sync connections (a caller's ``http_client`` stays open)."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled async connections (a caller's client stays open)."""
+        await self._clients.aclose()

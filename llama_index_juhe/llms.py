@@ -1,0 +1,346 @@
+"""``Juhe``: the LlamaIndex ``FunctionCallingLLM`` for the Juhe (JuheNext) relay.
+
+A thin class: it maps LlamaIndex types to juhe_core's neutral model (``_convert``),
+folds stream deltas into LlamaIndex chunks (``_stream``), and leaves the wire, retries
+and errors to ``juhe_core``'s clients, created lazily, one sync and one async per object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_validator
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+
+from juhe_core.catalogue import ModelCapabilities, capabilities_for
+from juhe_core.messages import ChatRequest
+from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from juhe_core.wire import codec_for
+from llama_index_juhe._clients import Clients, settings_of
+from llama_index_juhe._convert import map_result, tool_selections
+from llama_index_juhe._options import chat_request, map_tool_choice, map_tools
+from llama_index_juhe._stream import StreamFold
+from llama_index_juhe._structured import StructuredOutputMixin
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["DEFAULT_MODEL", "Juhe"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+logger = logging.getLogger(__name__)
+
+
+class Juhe(StructuredOutputMixin, FunctionCallingLLM):
+    """Chat models served by Juhe (https://api.juheai.top), as a LlamaIndex LLM.
+
+    Any model name works: context window, output cap and tool support come from
+    ``juhe_core.catalogue`` (safe defaults for names it does not know) and can be
+    overridden with ``context_window`` / ``is_function_calling_model``.
+
+    Setup:
+        ``pip install "juhe-integrations[llama-index]"`` and set ``JUHE_API_KEY``
+        (``JUHE_BASE_URL`` optionally; both ``https://api.juheai.top`` and ``.../v1`` work).
+
+    Example:
+        >>> from llama_index_juhe import Juhe
+        >>> llm = Juhe(model="gpt-4o-mini")  # doctest: +SKIP
+        >>> print(llm.complete("Say hi").text)  # doctest: +SKIP
+
+    Key arguments:
+        model: the model name, sent unchanged.
+        api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
+        api_format: the wire format: ``"openai"`` (default), ``"anthropic"``, ``"gemini"``,
+            ``"responses"``, or ``"auto"`` for the model's native one.
+        temperature, max_tokens, reasoning_effort: sent when set.
+        additional_kwargs: extra request options; unknown names go into the body as is.
+        http_client / async_http_client: your own ``httpx`` clients (left open for you).
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="The model name, sent unchanged.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="The Juhe API key (sk-...)."
+    )
+    api_base: str = Field(description="The root URL of the Juhe API.")
+    api_format: str = Field(default="openai", description="The wire format to speak.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Sampling.")
+    max_tokens: int | None = Field(default=None, gt=0, description="The most tokens to generate.")
+    context_window: int | None = Field(
+        default=None, gt=0, description="Override the catalogue's context window."
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None, description="Override the catalogue's tool support."
+    )
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request.")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
+    reasoning_effort: str | None = Field(default=None, description="minimal/low/medium/high.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request options, sent with every call."
+    )
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Headers sent with every request."
+    )
+
+    _clients: Clients = PrivateAttr(default_factory=Clients)
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_key: str | SecretStr | None = None,
+        api_base: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Resolve the environment once, so the fields show what will be used, and a
+        # malformed base URL fails here rather than at the first request.
+        settings = Settings.resolve(
+            api_key=api_key, base_url=api_base, timeout=timeout, max_retries=max_retries
+        )
+        # Passed as a dict: mypy sees the base class __init__, not this model's fields.
+        fields: dict[str, Any] = {
+            "model": model,
+            "api_key": settings.api_key,
+            "api_base": settings.base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_headers": default_headers,
+            "callback_manager": callback_manager,
+            **kwargs,
+        }
+        super().__init__(**fields)
+        self._clients = Clients(http_client, async_http_client)
+
+    @field_validator("api_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value != "auto":  # "auto": the model's native format, picked per call
+            codec_for(value)  # UnsupportedFeatureError names the formats there are
+        return value
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
+        return "Juhe"
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """What the catalogue knows about ``model`` (defaults for unknown names)."""
+        return capabilities_for(self.model)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Context window, output cap and tool support: catalogue facts, user overrides."""
+        caps = self.capabilities
+        tools = self.is_function_calling_model
+        return LLMMetadata(
+            context_window=self.context_window or caps.context_window,
+            num_output=self.max_tokens or caps.max_output_tokens,
+            is_chat_model=True,
+            is_function_calling_model=caps.tools if tools is None else tools,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    def _supports_json_schema(self) -> bool:
+        return self.capabilities.structured_output
+
+    # --- clients ---
+
+    def close(self) -> None:
+        """Close the pooled sync connections (a caller's ``http_client`` stays open)."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled async connections (a caller's client stays open)."""
+        await self._clients.aclose()
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
+        own = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "reasoning_effort": self.reasoning_effort,
+        }
+        options = {k: v for k, v in own.items() if v is not None}
+        options.update(self.additional_kwargs)
+        options.update(kwargs)
+        return chat_request(self.model, messages, options, strict=self.strict)
+
+    # --- chat ---
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request(messages, kwargs)
+        return map_result(
+            self._clients.sync(settings_of(self)).chat(request, api_format=self.api_format)
+        )
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request(messages, kwargs)
+        result = await self._clients.async_(settings_of(self)).chat(
+            request, api_format=self.api_format
+        )
+        return map_result(result)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request = self._request(messages, kwargs)
+        client = self._clients.sync(settings_of(self))
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            with client.chat_stream(request, api_format=self.api_format) as stream:
+                fold = StreamFold(request_id=stream.request_id)
+                for delta in stream:
+                    if (chunk := fold.feed(delta)) is not None:
+                        yield chunk
+                yield fold.finish(stream.result)
+
+        return gen()
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        request = self._request(messages, kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            stream = await self._clients.async_(settings_of(self)).chat_stream(
+                request, api_format=self.api_format
+            )
+            async with stream:
+                fold = StreamFold(request_id=stream.request_id)
+                async for delta in stream:
+                    if (chunk := fold.feed(delta)) is not None:
+                        yield chunk
+                yield fold.finish(stream.result)
+
+        return gen()
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """One chat call; the whole answer."""
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """One chat call, async."""
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """A streamed chat call: cumulative chunks."""
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """A streamed chat call, async."""
+        return await self._astream_chat(messages, **kwargs)
+
+    # --- completion: a one-message chat ---
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Complete ``prompt`` (sent as one user message)."""
+        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Complete ``prompt``, async."""
+        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Complete ``prompt``, streamed."""
+        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Complete ``prompt``, streamed and async."""
+        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+
+    # --- tools ---
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: Any = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` arguments for a call offering ``tools``."""
+        messages = list(chat_history or [])  # never append to the caller's list
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if tools:
+            prepared["tools"] = map_tools(tools, strict=self.strict if strict is None else strict)
+            prepared["tool_choice"] = map_tool_choice(tool_choice, tool_required=tool_required)
+            if self.capabilities.parallel_tools:
+                prepared["parallel_tool_calls"] = allow_parallel_tool_calls
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep every tool call, and say so when more came than were allowed."""
+        calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+        if not allow_parallel_tool_calls and len(calls) > 1:
+            # Other integrations silently keep the first call; dropping calls the model
+            # made would desynchronise the conversation, so all are kept.
+            logger.warning(
+                "%s returned %d tool calls although parallel calls were not allowed; all are kept",
+                self.model,
+                len(calls),
+            )
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """Every tool call in ``response``, arguments parsed (partially while streaming)."""
+        return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
