@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -65,6 +65,10 @@ class Call:
     """Whether the answer is an event stream."""
     timeout: httpx.Timeout | None = None
     """A timeout for this call instead of the settings' one."""
+    files: Sequence[tuple[str, tuple[str, bytes, str]]] = ()
+    """Multipart file fields ``(field, (filename, bytes, mime type))``; with ``form``."""
+    form: Mapping[str, str] | None = None
+    """Multipart text fields (used instead of a JSON body)."""
 
 
 def build_request(
@@ -79,6 +83,16 @@ def build_request(
         **call.headers,
         "Authorization": f"Bearer {key}",
     }
+    if call.files or call.form is not None:
+        return http.build_request(
+            call.method,
+            settings.base_url + call.path,
+            params=call.params,
+            headers=headers,
+            data=dict(call.form or {}),
+            files=list(call.files),
+            timeout=call.timeout or settings.timeout,
+        )
     content = None
     if call.body is not None:
         content = dumps(call.body)

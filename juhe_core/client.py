@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
+from juhe_core._media_client import AsyncMediaMethods, MediaMethods
 from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent
 from juhe_core._transport import AsyncTransport, Call, SyncTransport, decode_json, request_id
 from juhe_core.errors import ConfigurationError
@@ -195,7 +196,7 @@ def _settings(settings: Settings | None, **kwargs: Any) -> Settings:
     return Settings.resolve(**kwargs)
 
 
-class JuheClient(_Base):
+class JuheClient(MediaMethods, _Base):
     """Synchronous Juhe client on ``httpx.Client``.
 
     Example:
@@ -295,7 +296,7 @@ class JuheClient(_Base):
         self.close()
 
 
-class AsyncJuheClient(_Base):
+class AsyncJuheClient(AsyncMediaMethods, _Base):
     """Asynchronous Juhe client on ``httpx.AsyncClient``; the twin of ``JuheClient``."""
 
     def __init__(

@@ -15,8 +15,9 @@ One shallow tree (in the manner of ``httpx._exceptions``)::
         │   ├── NotFoundError           404, and 503 ``model_not_found``
         │   ├── RateLimitError          429
         │   └── InternalServerError     >= 500
-        └── StreamError             malformed event, error event, or a stream that
-                                    ended without its terminal event / finish reason
+        ├── StreamError             malformed event, error event, or a stream that
+        │                           ended without its terminal event / finish reason
+        └── TaskFailedError         a Midjourney task ended in FAILURE (or was cancelled)
 
 Errors are translated at exactly one boundary (``juhe_core._transport``): no httpx
 exception leaves ``juhe_core``. Every error pickles, and none ever contains the API key.
@@ -43,6 +44,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "StreamError",
+    "TaskFailedError",
     "UnsupportedFeatureError",
     "error_from_body",
     "error_from_response",
@@ -126,6 +128,24 @@ class StreamError(APIError):
         self.status = status
         self.type = type
         self.code = code
+
+
+class TaskFailedError(APIError):
+    """A Midjourney task ended in FAILURE (or CANCEL).
+
+    Attributes:
+        task_id: the task's id.
+        status: the task's final status.
+        fail_reason: the relay's ``failReason`` text.
+    """
+
+    def __init__(
+        self, message: str, *, task_id: str, status: str, fail_reason: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.status = status
+        self.fail_reason = fail_reason
 
 
 class APIStatusError(APIError):
