@@ -229,7 +229,7 @@ def test_answer_as_llama_index_represents_it() -> None:
     )
     assert message.role == MessageRole.ASSISTANT
     assert message.content == "hello"
-    thinking, text, call, partial = message.blocks
+    thinking, _, call, partial = message.blocks
     assert thinking == ThinkingBlock(content="think", additional_information={"signature": "sig"})
     assert call == ToolCallBlock(tool_call_id="c1", tool_name="add", tool_kwargs={"a": 1, "b": 2})
     assert partial.tool_kwargs == '{"a": 3'  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.tools import FunctionTool
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.messages import (
@@ -103,11 +103,9 @@ def test_strict_schema_reaches_nested_objects() -> None:
 
 
 def test_schema_format_for_a_pydantic_class() -> None:
-    class Weird_Name(Person):  # noqa: N801 - a name with characters to keep
-        pass
-
-    fmt = schema_format(Weird_Name)
-    assert fmt.name == "Weird_Name"
+    spaced = create_model("Person record", __base__=Person)
+    fmt = schema_format(spaced)
+    assert fmt.name == "Person_record"  # OpenAI allows [a-zA-Z0-9_-] only
     assert fmt.schema["properties"].keys() == {"name", "age"}
     assert fmt.strict is None
     assert schema_format(Person, strict=True).strict is True
