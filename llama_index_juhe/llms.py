@@ -30,7 +30,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_validator
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -113,6 +113,7 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
         *,
         api_key: str | SecretStr | None = None,
         api_base: str | None = None,
+        api_format: str = "openai",
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: dict[str, str] | None = None,
@@ -121,6 +122,8 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
+        if api_format != "auto":  # "auto": the model's native format, chosen per call
+            codec_for(api_format)  # juhe_core's error, naming the formats there are
         # Resolve the environment once, so the fields show what will be used, and a
         # malformed base URL fails here rather than at the first request.
         settings = Settings.resolve(
@@ -131,6 +134,7 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
             "model": model,
             "api_key": settings.api_key,
             "api_base": settings.base_url,
+            "api_format": api_format,
             "timeout": timeout,
             "max_retries": max_retries,
             "default_headers": default_headers,
@@ -139,13 +143,6 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
         }
         super().__init__(**fields)
         self._clients = Clients(http_client, async_http_client)
-
-    @field_validator("api_format")
-    @classmethod
-    def _known_format(cls, value: str) -> str:
-        if value != "auto":  # "auto": the model's native format, picked per call
-            codec_for(value)  # UnsupportedFeatureError names the formats there are
-        return value
 
     @classmethod
     def class_name(cls) -> str:

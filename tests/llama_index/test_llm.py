@@ -1,0 +1,291 @@
+"""``Juhe``: settings, metadata, the key, chat / stream / complete, usage and events.
+
+Sync and async share each test body (the ``both`` fixture); everything runs against the
+emulator on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from typing import Any
+
+import httpx
+import pytest
+from llama_index.core.bridge.pydantic import Field
+from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms import ChatMessage
+
+from juhe_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    StreamError,
+    UnsupportedFeatureError,
+)
+from juhe_core.testing import Emulator, Fault, Reply, StreamFault
+from llama_index_juhe import Juhe, JuheEmbedding
+
+from .conftest import Both, user
+
+CHAT = "/v1/chat/completions"
+KEY = "sk-secret-key-value-0123456789"
+
+
+# --- settings, metadata and the key ---
+
+
+def test_class_name_and_defaults() -> None:
+    llm = Juhe()
+    assert Juhe.class_name() == "Juhe"
+    assert llm.to_dict()["class_name"] == "Juhe"
+    assert (llm.model, llm.api_base, llm.api_format) == (
+        "gpt-4o-mini",
+        "https://api.juheai.top",
+        "openai",
+    )
+
+
+def test_key_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUHE_API_KEY", KEY)
+    monkeypatch.setenv("JUHE_BASE_URL", "https://relay.example.com/v1/")
+    llm = Juhe()
+    assert llm.api_key is not None
+    assert llm.api_key.get_secret_value() == KEY
+    assert llm.api_base == "https://relay.example.com"  # what OpenAI SDK users paste works
+
+
+def test_missing_key_fails_at_the_first_request_naming_the_variable(emu: Emulator) -> None:
+    llm = Juhe(api_base=emu.base_url)  # building it needs no key
+    with pytest.raises(ConfigurationError, match="JUHE_API_KEY"):
+        llm.complete("hi")
+
+
+def test_malformed_base_url_fails_at_construction() -> None:
+    with pytest.raises(ConfigurationError):
+        Juhe(api_key=KEY, api_base="api.juheai.top")
+
+
+@pytest.mark.parametrize("cls", [Juhe, JuheEmbedding])
+def test_the_key_never_appears(cls: Any) -> None:
+    model = cls(api_key=KEY)
+    for text in (
+        repr(model),
+        str(model),
+        str(model.to_dict()),
+        model.to_json(),
+        model.model_dump_json(),
+        str(model.to_payload()) if hasattr(model, "to_payload") else "",
+    ):
+        assert KEY not in text
+    assert "api_key" not in model.to_dict()
+    assert model.api_key.get_secret_value() == KEY  # kept, just never shown
+    assert pickle.loads(pickle.dumps(model)).api_key.get_secret_value() == KEY
+
+
+def test_unknown_api_format_is_refused_with_the_core_error() -> None:
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'grpc'"):
+        Juhe(api_key=KEY, api_format="grpc")
+
+
+def test_api_format_is_passed_through_to_the_codec(emu: Emulator) -> None:
+    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, api_format="anthropic")
+    with pytest.raises(Exception):  # noqa: B017 - the emulator has no /v1/messages yet
+        llm.complete("hi")
+    assert emu.requests[-1].path == "/v1/messages"
+
+
+def test_metadata_of_a_known_family() -> None:
+    meta = Juhe(model="gpt-4o").metadata
+    assert (meta.context_window, meta.num_output) == (128_000, 16_384)
+    assert (meta.is_chat_model, meta.is_function_calling_model) == (True, True)
+    assert meta.model_name == "gpt-4o"
+
+
+def test_unknown_model_names_are_never_refused_and_get_sensible_defaults(emu: Emulator) -> None:
+    """Pitfalls: OpenAI's "Unknown model" error; OpenAILike's 3,900 tokens, chat and tools off."""
+    llm = Juhe(model="my-company/finetune-7", api_key=emu.api_key, api_base=emu.base_url)
+    meta = llm.metadata
+    assert meta.context_window == 32_768
+    assert (meta.is_chat_model, meta.is_function_calling_model) == (True, True)
+    assert "Are you there?" in llm.complete("Are you there?").text
+    assert emu.requests[-1].json["model"] == "my-company/finetune-7"
+
+
+def test_metadata_overrides() -> None:
+    meta = Juhe(
+        model="gpt-4o", context_window=8_000, is_function_calling_model=False, max_tokens=500
+    ).metadata
+    assert (meta.context_window, meta.num_output, meta.is_function_calling_model) == (
+        8_000,
+        500,
+        False,
+    )
+    assert Juhe(model="o1-mini").metadata.is_function_calling_model is False
+
+
+# --- chat, stream, complete ---
+
+
+def test_chat(both: Both, emu: Emulator) -> None:
+    response = both.chat(user("What is the capital of France?"))
+    assert "What is the capital of France?" in (response.message.content or "")
+    body = emu.requests[-1].json
+    assert body["messages"] == [{"role": "user", "content": "What is the capital of France?"}]
+    assert "stream" not in body
+
+
+def test_options_reach_the_wire(both: Both, emu: Emulator) -> None:
+    both.model.temperature, both.model.max_tokens = 0.2, 64
+    both.model.additional_kwargs = {"user": "u-1", "seed": 3}
+    both.chat(user("hi"), temperature=0.0, stop=["END"])  # the call's kwargs win
+    body = emu.requests[-1].json
+    assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.0, 64, 3)
+    assert (body["user"], body["stop"]) == ("u-1", ["END"])
+
+
+def test_usage_in_additional_kwargs_and_raw(both: Both) -> None:
+    response = both.chat(user("Count my tokens, please."))
+    counts = response.additional_kwargs
+    assert counts["prompt_tokens"] > 0
+    assert counts["completion_tokens"] > 0
+    assert counts["total_tokens"] == counts["prompt_tokens"] + counts["completion_tokens"]
+    assert {"cached_tokens", "reasoning_tokens"} <= counts.keys()
+    assert response.raw["usage"]["prompt_tokens"] == counts["prompt_tokens"]
+
+
+def test_stream_chat(both: Both, emu: Emulator) -> None:
+    """Pitfall: usage in streams needed a manual ``stream_options``; here it just arrives."""
+    chunks = both.stream("chat", user("Tell me about Paris."))
+    assert len(chunks) > 2
+    text = "".join(c.delta or "" for c in chunks)
+    assert "Tell me about Paris." in text
+    assert chunks[-1].message.content == text
+    assert chunks[-1].additional_kwargs["completion_tokens"] > 0
+    assert chunks[-1].raw["usage"]["prompt_tokens"] > 0
+    assert emu.requests[-1].json["stream_options"] == {"include_usage": True}
+
+
+def test_complete(both: Both) -> None:
+    response = both.call("complete", "Describe the Moon.")
+    assert "Describe the Moon." in response.text
+    assert response.additional_kwargs["prompt_tokens"] > 0
+
+
+def test_stream_complete(both: Both) -> None:
+    chunks = both.stream("complete", "Describe the Sun.")
+    assert "".join(c.delta or "" for c in chunks) == chunks[-1].text
+    assert "Describe the Sun." in chunks[-1].text
+    assert chunks[-1].additional_kwargs["total_tokens"] > 0
+
+
+def test_api_errors_surface_typed(both: Both, emu: Emulator) -> None:
+    emu.enqueue(Fault(status=401), path=CHAT)
+    with pytest.raises(AuthenticationError):
+        both.chat(user("hi"))
+
+
+def test_a_cut_stream_is_an_error_not_a_short_answer(both: Both, emu: Emulator) -> None:
+    emu.enqueue(StreamFault(kind="cut_done", after=2), path=CHAT)
+    with pytest.raises(StreamError):
+        both.stream("chat", user("Tell me a long story."))
+
+
+# --- observability ---
+
+
+def test_token_counting_handler_sees_the_real_counts(emu: Emulator) -> None:
+    counter = TokenCountingHandler()
+    llm = Juhe(
+        api_key=emu.api_key,
+        api_base=emu.base_url,
+        callback_manager=CallbackManager([counter]),
+    )
+    emu.enqueue(Reply(text="ok", usage={"prompt_tokens": 111, "completion_tokens": 22}), path=CHAT)
+    llm.chat(user("hi"))
+    emu.enqueue(Reply(text="ok", usage={"prompt_tokens": 333, "completion_tokens": 44}), path=CHAT)
+    list(llm.stream_chat(user("hi")))
+    assert [e.prompt_token_count for e in counter.llm_token_counts] == [111, 333]
+    assert [e.completion_token_count for e in counter.llm_token_counts] == [22, 44]
+
+
+class Recorder(BaseEventHandler):
+    """Collects instrumentation events."""
+
+    events: list[BaseEvent] = Field(default_factory=list)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Recorder"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.events.append(event)
+
+
+def test_instrumentation_events_fire(both: Both) -> None:
+    recorder = Recorder()
+    root = get_dispatcher()
+    root.add_event_handler(recorder)
+    try:
+        both.chat(user("hi"))
+        both.stream("chat", user("hi"))
+    finally:
+        root.event_handlers.remove(recorder)
+    names = [type(e).__name__ for e in recorder.events]
+    assert names.count("LLMChatStartEvent") == 2
+    assert names.count("LLMChatEndEvent") == 2
+    assert "LLMChatInProgressEvent" in names
+    assert all(KEY not in str(e) for e in recorder.events)
+
+
+# --- clients ---
+
+
+def test_callers_http_clients_are_used_and_left_open(emu: Emulator) -> None:
+    seen: list[str] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async def ahook(request: httpx.Request) -> None:
+        seen.append("async " + request.url.path)
+
+    sync_http = httpx.Client(event_hooks={"request": [hook]})
+    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, http_client=sync_http)
+    llm.complete("hi")
+    llm.close()
+    assert not sync_http.is_closed
+    sync_http.close()
+
+    async def run() -> None:
+        async with httpx.AsyncClient(event_hooks={"request": [ahook]}) as async_http:
+            allm = Juhe(api_key=emu.api_key, api_base=emu.base_url, async_http_client=async_http)
+            await allm.acomplete("hi")
+            await allm.aclose()
+            assert not async_http.is_closed
+
+    asyncio.run(run())
+    assert seen == [CHAT, "async " + CHAT]
+
+
+def test_one_object_serves_several_event_loops(llm: Juhe) -> None:
+    """A second ``asyncio.run`` must not reuse connections of the first, closed loop."""
+    first = asyncio.run(llm.acomplete("one"))
+    second = asyncio.run(llm.acomplete("two"))
+    assert ("one" in first.text, "two" in second.text) == (True, True)
+
+
+def test_request_headers_carry_the_key_and_default_headers(emu: Emulator) -> None:
+    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, default_headers={"X-Trace": "t1"})
+    llm.complete("hi")
+    headers = emu.requests[-1].headers
+    assert headers["authorization"] == f"Bearer {emu.api_key}"
+    assert headers["x-trace"] == "t1"
+
+
+def test_chat_messages_are_not_modified(both: Both) -> None:
+    history = [ChatMessage(role="user", content="hi")]
+    both.model.chat_with_tools([], chat_history=history, user_msg="again")
+    assert len(history) == 1  # llama-index-llms-openai appends to the caller's list
