@@ -63,9 +63,10 @@ def user(text: str) -> list[ChatMessage]:
 class Both:
     """Runs an operation on the sync or the async API of a model object."""
 
-    def __init__(self, kind: str, model: Any) -> None:
+    def __init__(self, kind: str, model: Any, owner: Any = None) -> None:
         self.kind = kind
         self.model = model
+        self.owner = owner or model  # the object whose async client to close
 
     def run(self, sync: Callable[[], Any], aio: Callable[[], Awaitable[Any]]) -> Any:
         """``sync()`` or, on a fresh loop, ``await aio()`` (then close the async client)."""
@@ -76,7 +77,7 @@ class Both:
             try:
                 return await aio()
             finally:
-                await self.model.aclose()
+                await self.owner.aclose()
 
         return asyncio.run(main())
 
