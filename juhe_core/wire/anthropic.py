@@ -280,6 +280,10 @@ def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
     )
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _block_part(block: Mapping[str, Any]) -> Part | None:
     kind = block.get("type")
     if kind == "text":
@@ -354,8 +358,8 @@ class ChatStreamAccumulator:
             raise self._error(f"malformed stream event (not JSON): {event.data[:200]!r}") from None
         if not isinstance(data, dict):
             raise self._error(f"malformed stream event (not an object): {event.data[:200]!r}")
-        kind = data.get("type", event.event)
-        handler = _HANDLERS.get(kind)
+        kind = data.get("type")
+        handler = _HANDLERS.get(kind if isinstance(kind, str) else event.event)
         if handler is None:
             return []  # unknown event types are skipped, as the API docs ask
         return handler(self, data)
@@ -364,17 +368,21 @@ class ChatStreamAccumulator:
         message = data.get("message")
         if not isinstance(message, dict):
             raise self._error("message_start without a message")
-        self._id, self._model = message.get("id"), message.get("model")
+        self._id, self._model = _str(message.get("id")), _str(message.get("model"))
         self._usage = _usage(message.get("usage"))
         return [MetadataDelta(self._id, self._model)]
 
     def _block_start(self, data: dict[str, Any]) -> list[StreamDelta]:
         index, block = data.get("index"), data.get("content_block")
-        if not isinstance(index, int) or not isinstance(block, dict):
+        if (
+            not isinstance(index, int)
+            or not isinstance(block, dict)
+            or not isinstance(block.get("type"), str)
+        ):
             raise self._error(f"malformed content_block_start: {data!r:.200}")
         state = self._blocks[index] = {**block, "_text": [], "_json": []}
         kind = block.get("type")
-        if kind == "text" and block.get("text"):
+        if kind == "text" and isinstance(block.get("text"), str) and block["text"]:
             state["_text"].append(block["text"])
             return [TextDelta(block["text"])]
         if kind == "tool_use":
@@ -410,7 +418,8 @@ class ChatStreamAccumulator:
         return []
 
     def _block_stop(self, data: dict[str, Any]) -> list[StreamDelta]:
-        state = self._blocks.get(data.get("index", -1))
+        index = data.get("index")
+        state = self._blocks.get(index) if isinstance(index, int) else None
         if state is not None and state.get("type") in _PASSTHROUGH_BLOCKS:
             return [PartDelta(_finish_block(state))]
         return []

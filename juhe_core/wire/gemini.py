@@ -396,7 +396,9 @@ class ChatStreamAccumulator:
         deltas: list[StreamDelta] = []
         if not self._meta_sent:
             self._meta_sent = True
-            self._model, self._id = chunk.get("modelVersion"), chunk.get("responseId")
+            model, rid = chunk.get("modelVersion"), chunk.get("responseId")
+            self._model = model if isinstance(model, str) else None
+            self._id = rid if isinstance(rid, str) else None
             deltas.append(MetadataDelta(self._id, self._model))
         try:
             candidate = _candidate(chunk, self._rid)

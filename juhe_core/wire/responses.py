@@ -219,6 +219,14 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
 # --- decoding ---
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, Mapping):
         return None
@@ -332,13 +340,13 @@ class ChatStreamAccumulator:
         index = data.get("output_index", 0)
         index = index if isinstance(index, int) else 0
         if kind == "response.created":
-            response = data.get("response") or {}
-            return [MetadataDelta(response.get("id"), response.get("model"))]
+            response = _obj(data.get("response"))
+            return [MetadataDelta(_str(response.get("id")), _str(response.get("model")))]
         if kind == "response.output_item.added":
-            item = data.get("item") or {}
+            item = _obj(data.get("item"))
             self._items[index] = {**item, "_text": [], "_args": []}
             if item.get("type") == "function_call":
-                return [ToolCallDelta(index, item.get("call_id"), item.get("name"), "")]
+                return [ToolCallDelta(index, _str(item.get("call_id")), _str(item.get("name")), "")]
             return []
         state = self._items.setdefault(index, {"type": "message", "_text": [], "_args": []})
         delta = data.get("delta")
@@ -356,9 +364,9 @@ class ChatStreamAccumulator:
             state["_done"] = data["item"]
             return []
         if kind in ("response.completed", "response.incomplete"):
-            return self._complete(data.get("response") or {})
+            return self._complete(_obj(data.get("response")))
         if kind in ("response.failed", "error"):
-            raise stream_error_from_object(data.get("response") or data, self._rid)
+            raise stream_error_from_object(_obj(data.get("response")) or data, self._rid)
         return []
 
     def _complete(self, response: Mapping[str, Any]) -> list[StreamDelta]:
@@ -377,7 +385,7 @@ class ChatStreamAccumulator:
             state = self._items[index]
             kind, text = state.get("type"), "".join(state["_text"])
             if kind == "function_call":
-                args = "".join(state["_args"]) or str(state.get("_done", {}).get("arguments", ""))
+                args = "".join(state["_args"]) or str(_obj(state.get("_done")).get("arguments", ""))
                 parts.append(
                     ToolCallPart(str(state.get("call_id", "")), str(state.get("name", "")), args)
                 )
