@@ -1,0 +1,11 @@
+"""LangChain integration for the Juhe (JuheNext) AI API relay.
+
+``ChatJuhe`` and ``JuheEmbeddings`` are drop-in replacements for ``ChatOpenAI`` /
+``ChatAnthropic`` / ``ChatGoogleGenerativeAI`` and ``OpenAIEmbeddings`` pointed at the
+relay; all wire work is done by ``juhe_core``.
+"""
+
+from langchain_juhe.chat_models import ChatJuhe
+from langchain_juhe.embeddings import JuheEmbeddings
+
+__all__ = ["ChatJuhe", "JuheEmbeddings"]

@@ -1,0 +1,526 @@
+"""``ChatJuhe``: the LangChain chat model for the Juhe (JuheNext) relay."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from juhe_core.catalogue import capabilities_for, guess_format
+from juhe_core.client import AsyncJuheClient, JuheClient
+from juhe_core.settings import DEFAULT_TIMEOUT
+from langchain_juhe import _convert
+from langchain_juhe.tools import (
+    StructuredOutputMethod,
+    check_method,
+    default_structured_output_method,
+    format_tool_choice,
+    format_tools,
+    structured_output_parser,
+)
+
+__all__ = ["ChatJuhe"]
+
+_TRACED_PARAMS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "seed",
+    "reasoning_effort",
+    "thinking_budget",
+    "modalities",
+    "logprobs",
+    "top_logprobs",
+)
+
+
+class ChatJuhe(BaseChatModel):
+    """Chat models served by the Juhe (JuheNext) relay, ``https://api.juheai.top``.
+
+    One class for every model family the relay serves (GPT, Claude, Gemini, DeepSeek,
+    Qwen ...). All wire work is done by ``juhe_core``: the key is sent only as a bearer
+    header, retries follow the shared policy, and streams are checked for a proper end.
+
+    Setup:
+        Install ``juhe-integrations[langchain]`` and set ``JUHE_API_KEY``
+        (and ``JUHE_BASE_URL`` for another deployment; ``.../v1`` is accepted too).
+
+        .. code-block:: bash
+
+            pip install "juhe-integrations[langchain]"
+            export JUHE_API_KEY="sk-..."
+
+    Key init args — completion params:
+        model: str
+            Model name, sent unchanged (alias ``model_name``).
+        temperature, top_p, seed, stop: sampling controls.
+        max_tokens: int | None
+            Most tokens to generate (alias ``max_completion_tokens``).
+        reasoning_effort: str | None
+            ``"low"`` / ``"medium"`` / ``"high"`` for reasoning models.
+        model_kwargs, extra_body: dict
+            Fields sent in the request body as they are.
+
+    Key init args — client params:
+        api_key: SecretStr | None
+            Defaults to ``JUHE_API_KEY``. Never shown in ``repr`` or serialised.
+        base_url: str | None
+            Defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
+        api_format: str
+            Wire format; ``"openai"`` (chat completions).
+        timeout, max_retries, default_headers, http_client, http_async_client.
+        stream_chunk_timeout: float | None
+            Seconds without a stream event before ``APITimeoutError`` is raised.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_juhe import ChatJuhe
+
+            llm = ChatJuhe(model="gpt-4o-mini", temperature=0)
+
+    Invoke:
+        .. code-block:: python
+
+            llm.invoke([("system", "Answer briefly."), ("human", "What is a relay?")])
+
+    Stream (usage and metadata arrive on the last chunk):
+        .. code-block:: python
+
+            for chunk in llm.stream("Write a haiku about rivers"):
+                print(chunk.text, end="")
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke("Hello")
+            async for chunk in llm.astream("Hello"):
+                ...
+
+    Tool calling:
+        .. code-block:: python
+
+            from pydantic import BaseModel, Field
+
+            class GetWeather(BaseModel):
+                '''Get the current weather in a given location.'''
+
+                location: str = Field(description="City, e.g. Paris")
+
+            ai_msg = llm.bind_tools([GetWeather]).invoke("Weather in Paris?")
+            ai_msg.tool_calls  # [{'name': 'GetWeather', 'args': {'location': 'Paris'}, ...}]
+
+    Structured output:
+        .. code-block:: python
+
+            class Joke(BaseModel):
+                setup: str
+                punchline: str
+
+            llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
+
+    Reasoning (kept in ``additional_kwargs["reasoning_content"]``, shown as a standard
+    ``reasoning`` content block, and sent back in history):
+        .. code-block:: python
+
+            msg = ChatJuhe(model="deepseek-reasoner").invoke("Is 97 prime?")
+            [b for b in msg.content_blocks if b["type"] == "reasoning"]
+
+    Usage metadata:
+        .. code-block:: python
+
+            msg.usage_metadata
+            # {'input_tokens': 12, 'output_tokens': 30, 'total_tokens': 42,
+            #  'input_token_details': {'cache_read': 0},
+            #  'output_token_details': {'reasoning': 0}}
+
+    Response metadata:
+        .. code-block:: python
+
+            msg.response_metadata
+            # {'model_name': 'gpt-4o-mini', 'model_provider': 'juhe',
+            #  'finish_reason': 'stop', 'id': 'chatcmpl-...', 'request_id': '...'}
+    """
+
+    model: str = Field(default="gpt-4o-mini", alias="model_name")
+    """Model name, sent unchanged (the relay may answer with a redirected name)."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("JUHE_API_KEY", default=None))
+    """API key; defaults to ``JUHE_API_KEY``."""
+    base_url: str | None = Field(default_factory=from_env("JUHE_BASE_URL", default=None))
+    """Root URL; defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
+    A trailing ``/v1`` is accepted and removed (no ``/v1/v1`` paths)."""
+    api_format: str = "openai"
+    """Wire format the relay is spoken in (``"openai"``)."""
+    temperature: float | None = None
+    """Sampling temperature (sent as given, 0 included)."""
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    """Most tokens to generate."""
+    top_p: float | None = None
+    """Nucleus sampling."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Default stop sequences."""
+    seed: int | None = None
+    """Sampling seed."""
+    reasoning_effort: str | None = None
+    """Reasoning effort for reasoning models."""
+    thinking_budget: int | None = None
+    """Reasoning tokens to allow (native Anthropic/Gemini formats; 0 turns thinking off)."""
+    modalities: list[str] | None = None
+    """Output modalities to ask for (``["text", "image"]`` for image-output models)."""
+    logprobs: bool | None = None
+    """Return token log probabilities (in ``response_metadata["logprobs"]``)."""
+    top_logprobs: int | None = None
+    """Alternatives per token with ``logprobs``."""
+    timeout: float | None = DEFAULT_TIMEOUT
+    """Seconds per request (connect, read, write); None waits forever."""
+    max_retries: int | None = None
+    """Retries of failed requests (default 2; 0 disables)."""
+    streaming: bool = False
+    """Stream under ``invoke`` too (callbacks then see tokens)."""
+    stream_usage: bool = True
+    """Attach usage to the last stream chunk, whatever the base URL."""
+    stream_chunk_timeout: float | None = None
+    """Idle-stream watchdog: most seconds between two stream events."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request fields, sent in the body as they are."""
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the request body last."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request (they cannot replace the auth header)."""
+    allow_insecure_http: bool = False
+    """Allow sending the key over plain ``http://`` to a host that is not loopback."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (proxies, mTLS ...), used as given for sync calls."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient``, used as given for async calls."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _client: tuple[tuple[Any, ...], JuheClient] | None = PrivateAttr(default=None)
+    _async_client: tuple[tuple[Any, ...], AsyncJuheClient] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_model_kwargs(cls, values: Any) -> Any:
+        """Move unknown constructor keywords into ``model_kwargs``, as ChatOpenAI does."""
+        if not isinstance(values, dict):
+            return values
+        known = get_pydantic_field_names(cls)
+        extra = dict(values.get("model_kwargs") or {})
+        for name in [n for n in values if n not in known]:
+            warnings.warn(
+                f"{name} is not a ChatJuhe parameter; sending it in model_kwargs", stacklevel=3
+            )
+            extra[name] = values.pop(name)
+        clash = known & extra.keys()
+        if clash:
+            raise ValueError(f"pass {sorted(clash)} as parameters, not in model_kwargs")
+        return {**values, "model_kwargs": extra}
+
+    # --- LangChain conventions ---
+
+    @property
+    def _llm_type(self) -> str:
+        return "juhe-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialise ``api_key`` as a reference to ``JUHE_API_KEY``, never its value."""
+        return {"api_key": "JUHE_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumpd``/``load`` round-trip this model."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_juhe", "chat_models"]``."""
+        return ["langchain_juhe", "chat_models"]
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params = {"model": self.model, "stream_usage": self.stream_usage}
+        for key in _TRACED_PARAMS:
+            value = getattr(self, key)
+            if value is not None:
+                params[key] = value
+        return params
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {**self._default_params, "api_format": self.api_format}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = {**self._default_params, **kwargs}
+        ls_params = LangSmithParams(
+            ls_provider="juhe", ls_model_name=params["model"], ls_model_type="chat"
+        )
+        if isinstance(params.get("temperature"), (int, float)):
+            ls_params["ls_temperature"] = params["temperature"]
+        max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
+        if isinstance(max_tokens, int):
+            ls_params["ls_max_tokens"] = max_tokens
+        if ls_stop := stop or params.get("stop"):
+            ls_params["ls_stop"] = ls_stop
+        return ls_params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        caps = capabilities_for(self.model)
+        fmt = guess_format(self.model) if self.api_format == "auto" else self.api_format
+        # Only the anthropic codec carries images and PDFs inside tool results.
+        media_results = fmt == "anthropic"
+        return ModelProfile(
+            max_input_tokens=caps.context_window,
+            max_output_tokens=caps.max_output_tokens,
+            text_inputs=True,
+            text_outputs=True,
+            image_inputs=caps.vision,
+            image_url_inputs=caps.vision,
+            pdf_inputs=caps.pdf,
+            audio_inputs=caps.audio,
+            video_inputs=caps.video,
+            image_tool_message=caps.vision and media_results,
+            pdf_tool_message=caps.pdf and media_results,
+            image_outputs=caps.image_output,
+            audio_outputs=caps.audio_output,
+            reasoning_output=caps.reasoning,
+            tool_calling=caps.tools,
+            tool_choice=caps.tools,
+            tool_call_streaming=caps.tools,
+            structured_output=caps.structured_output,
+            temperature=caps.temperature,
+        )
+
+    # --- clients: one sync and one async client per model object, made on first use ---
+
+    def _client_key(self) -> tuple[Any, ...]:
+        headers = tuple(sorted((self.default_headers or {}).items()))
+        return (
+            self.api_key,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            headers,
+            self.allow_insecure_http,
+        )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+            "allow_insecure_http": self.allow_insecure_http,
+        }
+
+    def _get_client(self) -> JuheClient:
+        # Settings are part of the key so that a model_copy(update=...) gets its own client.
+        key = (*self._client_key(), id(self.http_client))
+        with self._lock:
+            if self._client is None or self._client[0] != key:
+                client = JuheClient(**self._client_kwargs(), http_client=self.http_client)
+                self._client = (key, client)
+            return self._client[1]
+
+    def _get_async_client(self) -> AsyncJuheClient:
+        # Pooled async connections belong to one event loop: a new loop (another
+        # asyncio.run) gets a new client instead of reusing dead connections.
+        loop = asyncio.get_running_loop()
+        key = (*self._client_key(), id(self.http_async_client), loop)
+        with self._lock:
+            if self._async_client is None or self._async_client[0] != key:
+                client = AsyncJuheClient(
+                    **self._client_kwargs(), http_client=self.http_async_client
+                )
+                self._async_client = (key, client)
+            return self._async_client[1]
+
+    # --- generation ---
+
+    def _request_args(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[Any, str, bool]:
+        kwargs.pop("stream", None)
+        stream_usage = bool(kwargs.pop("stream_usage", self.stream_usage))
+        params = {**self._default_params, "model_kwargs": self.model_kwargs, **kwargs}
+        params.pop("stream_usage", None)
+        if self.extra_body and "extra_body" not in kwargs:
+            params["extra_body"] = self.extra_body
+        model = params.pop("model")
+        request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
+        return request, model, stream_usage
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, model, _ = self._request_args(messages, stop, kwargs)
+        result = self._get_client().chat(request, api_format=self.api_format)
+        return _chat_result(_convert.to_ai_message(result, model=model))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, model, _ = self._request_args(messages, stop, kwargs)
+        result = await self._get_async_client().chat(request, api_format=self.api_format)
+        return _chat_result(_convert.to_ai_message(result, model=model))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request, model, stream_usage = self._request_args(messages, stop, kwargs)
+        builder = _convert.ChunkBuilder(model=model, stream_usage=stream_usage)
+        stream = self._get_client().chat_stream(
+            request, api_format=self.api_format, idle_timeout=self.stream_chunk_timeout
+        )
+        with stream:
+            for delta in stream:
+                if (message := builder.chunk(delta)) is not None:
+                    yield ChatGenerationChunk(message=message)
+        assert stream.result is not None  # the stream raises unless it ended properly
+        yield ChatGenerationChunk(message=builder.last(stream.result))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request, model, stream_usage = self._request_args(messages, stop, kwargs)
+        builder = _convert.ChunkBuilder(model=model, stream_usage=stream_usage)
+        stream = await self._get_async_client().chat_stream(
+            request, api_format=self.api_format, idle_timeout=self.stream_chunk_timeout
+        )
+        async with stream:
+            async for delta in stream:
+                if (message := builder.chunk(delta)) is not None:
+                    yield ChatGenerationChunk(message=message)
+        assert stream.result is not None  # the stream raises unless it ended properly
+        yield ChatGenerationChunk(message=builder.last(stream.result))
+
+    # --- tools and structured output ---
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (dicts, pydantic models, TypedDicts, functions, ``BaseTool``s).
+
+        Args:
+            tools: The tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True`` (call
+                some tool), a bound tool's name, or an OpenAI-style dict.
+            strict: Ask the server to enforce each tool's schema exactly.
+            parallel_tool_calls: Allow (or forbid) several calls in one turn.
+            kwargs: Further keywords bound to the model.
+        """
+        formatted = format_tools(tools, strict=strict)
+        if tool_choice is not None:
+            kwargs["tool_choice"] = format_tool_choice(tool_choice, formatted)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: StructuredOutputMethod | None = None,
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable returning ``schema`` instances (pydantic) or dicts.
+
+        Args:
+            schema: A pydantic class, TypedDict class or JSON schema (may be None with
+                ``json_mode``, which then returns any JSON object).
+            method: ``"json_schema"`` (native structured output), ``"function_calling"``
+                (a forced tool call) or ``"json_mode"``; by default ``json_schema`` when
+                the model's profile has native structured output, else tool calling.
+            include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising
+                on parse errors.
+            strict: Ask the server to enforce the schema exactly.
+            kwargs: Not accepted (ValueError), as in langchain-core.
+        """
+        if kwargs:
+            raise ValueError(f"Received unsupported arguments {kwargs}")
+        chosen = check_method(method or default_structured_output_method(self.profile))
+        ls_format = {"kwargs": {"method": chosen, "strict": strict}, "schema": schema}
+        llm: Runnable[LanguageModelInput, AIMessage]
+        if schema is None and chosen != "json_mode":
+            raise ValueError(f"method={chosen!r} needs a schema")
+        if chosen == "function_calling" and schema is not None:
+            name = format_tools([schema])[0]["function"]["name"]
+            llm = self.bind_tools(
+                [schema], tool_choice=name, strict=strict, ls_structured_output_format=ls_format
+            )
+        elif chosen == "json_schema":
+            response_format = _convert.json_schema_response_format(schema, strict=strict)
+            llm = self.bind(response_format=response_format, ls_structured_output_format=ls_format)
+        else:
+            ls_format["kwargs"] = {"method": chosen}
+            llm = self.bind(
+                response_format={"type": "json_object"},
+                ls_structured_output_format=ls_format if schema is not None else None,
+            )
+        parser = structured_output_parser(schema, chosen)
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )
+
+
+def _chat_result(message: AIMessage) -> ChatResult:
+    metadata = message.response_metadata
+    generation = ChatGeneration(
+        message=message, generation_info={"finish_reason": metadata.get("finish_reason")}
+    )
+    llm_output: dict[str, Any] = {"model_name": metadata.get("model_name")}
+    if message.usage_metadata is not None:
+        llm_output["token_usage"] = dict(message.usage_metadata)
+    return ChatResult(generations=[generation], llm_output=llm_output)
