@@ -2,8 +2,8 @@
 
 LlamaIndex's default for a function-calling LLM is a forced tool call
 (``FunctionCallingProgram``); models with native structured output answer more reliably
-when asked for JSON matching a schema, as llama-index-llms-openai does. This base class
-makes that choice per model (``_supports_json_schema``) and otherwise defers to
+when asked for JSON matching a schema, as llama-index-llms-openai does. This base class of
+``Juhe`` makes that choice per model (``_supports_json_schema``) and otherwise defers to
 LlamaIndex's own programs. ``pydantic_program_mode`` other than DEFAULT is honoured as is.
 """
 
@@ -25,14 +25,14 @@ from llama_index.core.types import PydanticProgramMode
 
 from llama_index_juhe._options import schema_format
 
-__all__ = ["StructuredOutputMixin"]
+__all__ = ["JsonSchemaLLM"]
 
 # core re-exports get_dispatcher without listing it in __all__, hence the ignore.
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class StructuredOutputMixin(FunctionCallingLLM):
+class JsonSchemaLLM(FunctionCallingLLM):
     """``structured_predict`` and friends on a JSON-schema response format when supported."""
 
     strict: bool = Field(default=False, description="Strict tool and JSON schemas.")

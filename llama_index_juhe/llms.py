@@ -44,7 +44,7 @@ from llama_index_juhe._clients import Clients, settings_of
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import chat_request, map_tool_choice, map_tools
 from llama_index_juhe._stream import StreamFold
-from llama_index_juhe._structured import StructuredOutputMixin
+from llama_index_juhe._structured import JsonSchemaLLM
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -55,7 +55,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 logger = logging.getLogger(__name__)
 
 
-class Juhe(StructuredOutputMixin, FunctionCallingLLM):
+class Juhe(JsonSchemaLLM, FunctionCallingLLM):
     """Chat models served by Juhe (https://api.juheai.top), as a LlamaIndex LLM.
 
     Any model name works: context window, output cap and tool support come from
@@ -114,8 +114,15 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
         api_key: str | SecretStr | None = None,
         api_base: str | None = None,
         api_format: str = "openai",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        context_window: int | None = None,
+        is_function_calling_model: bool | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        reasoning_effort: str | None = None,
+        strict: bool = False,
+        additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -135,8 +142,15 @@ class Juhe(StructuredOutputMixin, FunctionCallingLLM):
             "api_key": settings.api_key,
             "api_base": settings.base_url,
             "api_format": api_format,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "context_window": context_window,
+            "is_function_calling_model": is_function_calling_model,
             "timeout": timeout,
             "max_retries": max_retries,
+            "reasoning_effort": reasoning_effort,
+            "strict": strict,
+            "additional_kwargs": additional_kwargs or {},
             "default_headers": default_headers,
             "callback_manager": callback_manager,
             **kwargs,

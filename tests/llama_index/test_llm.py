@@ -289,3 +289,29 @@ def test_chat_messages_are_not_modified(both: Both) -> None:
     history = [ChatMessage(role="user", content="hi")]
     both.model.chat_with_tools([], chat_history=history, user_msg="again")
     assert len(history) == 1  # llama-index-llms-openai appends to the caller's list
+
+
+def test_api_format_auto_picks_the_native_format(emu: Emulator) -> None:
+    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, api_format="auto")
+    assert "hi there" in llm.complete("hi there").text
+    assert emu.requests[-1].path == CHAT  # gpt-4o-mini: the openai format
+
+
+def test_leaving_a_stream_early_closes_it(llm: Juhe, emu: Emulator) -> None:
+    stream = llm.stream_chat(user("Tell me a long story about the sea."))
+    first = next(stream)
+    stream.close()
+    assert first.delta
+    assert "again" in llm.complete("again").text  # the pool is still healthy
+
+
+def test_pickling_a_used_model_drops_only_its_connections(
+    llm: Juhe, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm.complete("hi")
+    with caplog.at_level("WARNING"):
+        copy = pickle.loads(pickle.dumps(llm))
+    assert "unpickleable" not in caplog.text
+    assert copy.api_base == llm.api_base
+    assert "hi" in copy.complete("hi").text
+    copy.close()
