@@ -94,21 +94,15 @@ class ChatStream:
     ) -> None:
         self.request_id = request_id
         """The relay's request id."""
-        self.result: ChatResult | None = None
-        """The whole answer, once the stream ended properly."""
-        self._events = events
-        self._acc = accumulator
-        self._iter = self._run()
+        self._box: list[ChatResult] = []
+        # The generator must not reference self: a cycle would keep the response open
+        # after a ``break`` until the cyclic garbage collector ran.
+        self._iter = _run_sync(events, accumulator, self._box)
 
-    def _run(self) -> Generator[StreamDelta, None, None]:
-        try:
-            for event in self._events:
-                yield from self._acc.feed(event)
-            self.result = self._acc.finish()
-        finally:
-            close = getattr(self._events, "close", None)
-            if close is not None:
-                close()
+    @property
+    def result(self) -> ChatResult | None:
+        """The whole answer, once the stream ended properly."""
+        return self._box[0] if self._box else None
 
     def __iter__(self) -> Iterator[StreamDelta]:
         return self._iter
@@ -127,6 +121,33 @@ class ChatStream:
         self.close()
 
 
+def _run_sync(
+    events: Iterator[ServerSentEvent], acc: StreamAccumulator, box: list[ChatResult]
+) -> Generator[StreamDelta, None, None]:
+    try:
+        for event in events:
+            yield from acc.feed(event)
+        box.append(acc.finish())
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+async def _run_async(
+    events: AsyncIterator[ServerSentEvent], acc: StreamAccumulator, box: list[ChatResult]
+) -> AsyncGenerator[StreamDelta, None]:
+    try:
+        async for event in events:
+            for delta in acc.feed(event):
+                yield delta
+        box.append(acc.finish())
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class AsyncChatStream:
     """The async twin of ``ChatStream``: ``async for`` deltas; ``aclose()`` to stop."""
 
@@ -138,22 +159,13 @@ class AsyncChatStream:
     ) -> None:
         self.request_id = request_id
         """The relay's request id."""
-        self.result: ChatResult | None = None
-        """The whole answer, once the stream ended properly."""
-        self._events = events
-        self._acc = accumulator
-        self._iter = self._run()
+        self._box: list[ChatResult] = []
+        self._iter = _run_async(events, accumulator, self._box)
 
-    async def _run(self) -> AsyncGenerator[StreamDelta, None]:
-        try:
-            async for event in self._events:
-                for delta in self._acc.feed(event):
-                    yield delta
-            self.result = self._acc.finish()
-        finally:
-            aclose = getattr(self._events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+    @property
+    def result(self) -> ChatResult | None:
+        """The whole answer, once the stream ended properly."""
+        return self._box[0] if self._box else None
 
     def __aiter__(self) -> AsyncIterator[StreamDelta]:
         return self._iter

@@ -127,7 +127,8 @@ class Settings:
         if not key:
             raise ConfigurationError(
                 f"No Juhe API key: pass api_key=... or set the {API_KEY_ENV} environment "
-                "variable (for offline tests, start the emulator: juhe_core.testing.Emulator)"
+                "variable (keys are not pickled; for offline tests, start the emulator: "
+                "juhe_core.testing.Emulator)"
             )
         parts = urlsplit(self.base_url)
         if (
@@ -140,6 +141,14 @@ class Settings:
                 "use https://, or pass allow_insecure_http=True if you really mean it"
             )
         return key
+
+    def __getstate__(self) -> dict[str, object]:
+        # The key never travels in a pickle; it is read again from JUHE_API_KEY on load.
+        return {**self.__dict__, "api_key": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        env_key = os.environ.get(API_KEY_ENV)
+        self.__dict__.update(state, api_key=SecretStr(env_key) if env_key else None)
 
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "SecretStr('**********')"

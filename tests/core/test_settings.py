@@ -105,3 +105,16 @@ def test_plain_http_to_remote_host_refused(url: str, allowed: bool) -> None:
             settings.require_key()
         insecure = Settings.resolve(api_key=KEY, base_url=url, allow_insecure_http=True)
         assert insecure.require_key() == KEY
+
+
+def test_key_never_pickled_and_read_again_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    settings = Settings.resolve(api_key=KEY, base_url="https://relay.example", timeout=5)
+    blob = pickle.dumps(settings)
+    assert KEY.encode() not in blob
+    loaded = pickle.loads(blob)
+    assert (loaded.base_url, loaded.timeout, loaded.api_key) == (
+        "https://relay.example", httpx.Timeout(5.0), None)
+    monkeypatch.setenv("JUHE_API_KEY", "sk-fromenv")
+    assert pickle.loads(blob).require_key() == "sk-fromenv"

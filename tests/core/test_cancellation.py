@@ -1,0 +1,115 @@
+"""Cancellation and concurrency: closing a stream closes the connection at once, an
+interrupted call leaves the client usable, and one client serves many callers."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from juhe_core import AsyncJuheClient, JuheClient
+from juhe_core.messages import ChatRequest, Message, TextDelta
+from juhe_core.testing import Emulator, Reply, StreamFault
+
+CHAT = "/v1/chat/completions"
+
+
+def ask(text: str) -> ChatRequest:
+    return ChatRequest("gpt-4o-mini", [Message.text("user", text)])
+
+
+def wait_closed(emu: Emulator, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if emu.requests and emu.requests[-1].closed_early:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def client(emu: Emulator) -> JuheClient:
+    return JuheClient(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+
+
+def test_closing_a_sync_stream_closes_the_connection(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(StreamFault("stall", after=2, seconds=5.0), path=CHAT)
+    with client(juhe_emulator) as c:
+        stream = c.chat_stream(ask("hello there"))
+        first = next(d for d in stream if isinstance(d, TextDelta))
+        assert first.text
+        started = time.monotonic()
+        stream.close()
+        assert wait_closed(juhe_emulator)
+        assert time.monotonic() - started < 2.0  # not after the 5 s stall
+
+
+def test_breaking_out_of_a_for_loop_closes_the_connection(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(StreamFault("stall", after=2, seconds=5.0), path=CHAT)
+    with client(juhe_emulator) as c:
+        for delta in c.chat_stream(ask("hello there")):
+            if isinstance(delta, TextDelta):
+                break  # the stream object is dropped here, which closes it
+        assert wait_closed(juhe_emulator)
+
+
+def test_cancelling_an_async_stream_task_closes_the_connection(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(StreamFault("stall", after=2, seconds=5.0), path=CHAT)
+
+    async def main() -> None:
+        seen = asyncio.Event()
+
+        async def consume() -> None:
+            async with AsyncJuheClient(
+                api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url
+            ) as c:
+                async for delta in await c.chat_stream(ask("hello there")):
+                    if isinstance(delta, TextDelta):
+                        seen.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(seen.wait(), 3.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert wait_closed(juhe_emulator)
+
+
+def test_keyboard_interrupt_leaves_the_client_usable(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(Reply(text="slow", delay=2.0), path=CHAT)
+    with client(juhe_emulator) as c:
+        timer = threading.Timer(0.3, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            c.chat(ask("first"))
+        timer.join()
+        assert "second" in c.chat(ask("second")).text
+
+
+def test_one_client_from_32_threads(juhe_emulator: Emulator) -> None:
+    with client(juhe_emulator) as c, ThreadPoolExecutor(32) as pool:
+        prompts = [f"question number {i} about rivers" for i in range(96)]
+        answers = list(pool.map(lambda p: c.chat(ask(p)).text, prompts))
+    assert all(p in a for p, a in zip(prompts, answers, strict=True))
+
+
+def test_one_async_client_from_1000_tasks(juhe_emulator: Emulator) -> None:
+    async def main() -> list[tuple[str, str]]:
+        async with AsyncJuheClient(
+            api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url
+        ) as c:
+            prompts = [f"question number {i} about lakes" for i in range(1000)]
+
+            async def one(p: str) -> tuple[str, str]:
+                return p, (await c.chat(ask(p))).text
+
+            return await asyncio.gather(*(one(p) for p in prompts))
+
+    results = asyncio.run(main())
+    assert len(results) == 1000
+    assert all(p in a for p, a in results)
