@@ -357,6 +357,20 @@ class ChatJuhe(BaseChatModel):
                 self._async_client = (key, client)
             return self._async_client[1]
 
+    def close(self) -> None:
+        """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
+        with self._lock:
+            entry, self._client = self._client, None
+        if entry is not None:
+            entry[1].close()
+
+    async def aclose(self) -> None:
+        """Close the async client's pooled connections (``http_async_client`` stays open)."""
+        with self._lock:
+            entry, self._async_client = self._async_client, None
+        if entry is not None:
+            await entry[1].aclose()
+
     # --- generation ---
 
     def _request_args(

@@ -123,6 +123,20 @@ class JuheEmbeddings(BaseModel, Embeddings):
                 self._async_client = (loop, client)
             return self._async_client[1]
 
+    def close(self) -> None:
+        """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client's pooled connections (``http_async_client`` stays open)."""
+        with self._lock:
+            entry, self._async_client = self._async_client, None
+        if entry is not None:
+            await entry[1].aclose()
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts; one vector per text, in order. ``[]`` gives ``[]``."""
         texts = _check_texts(texts)

@@ -1,0 +1,181 @@
+"""LangChain's standard test suites for ``ChatJuhe`` and ``JuheEmbeddings``.
+
+Unit suites run offline. Integration suites run against the emulator (``emulator_env``
+points ``JUHE_BASE_URL`` / ``JUHE_API_KEY`` at it) with the suite's media downloads served
+from local copies (``serve_media_locally``). Tests that need a real language model are
+``xfail`` with the exact reason; the README lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_tests.integration_tests import (
+    ChatModelIntegrationTests,
+    EmbeddingsIntegrationTests,
+)
+from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
+
+from langchain_juhe import ChatJuhe, JuheEmbeddings
+
+MODEL = "gemini-2.5-flash"  # catalogue: vision, PDF, audio, reasoning, structured output
+ENV = {"JUHE_API_KEY": "sk-from-env", "JUHE_BASE_URL": "https://relay.example.com/v1"}
+
+
+class TestChatJuheUnit(ChatModelUnitTests):
+    """Offline checks: construction, params, tool binding, serialisation."""
+
+    @property
+    def chat_model_class(self) -> type[ChatJuhe]:
+        return ChatJuhe
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": MODEL}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            ENV,
+            {"model": MODEL},
+            {"api_key": ENV["JUHE_API_KEY"], "base_url": ENV["JUHE_BASE_URL"]},
+        )
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "gemini-2.5-pro"
+
+    @pytest.mark.xfail(
+        reason="langchain-core's load(allowed_objects='all') admits only the classes listed "
+        "in langchain_core.load.mapping, which no third-party package can join; the "
+        "serialised form is still checked against the snapshot, and test_chat_models.py "
+        "round-trips ChatJuhe with allowed_objects=[ChatJuhe]",
+        raises=ValueError,
+        strict=True,
+    )
+    def test_serdes(self, model: BaseChatModel, snapshot: Any) -> None:
+        super().test_serdes(model, snapshot)
+
+
+class TestChatJuheIntegration(ChatModelIntegrationTests):
+    """The full chat suite over real sockets against the emulator."""
+
+    @pytest.fixture(autouse=True)
+    def _setup(self, emulator_env: Any, serve_media_locally: None) -> None:
+        """Emulator env and local media for every test of this class."""
+
+    @property
+    def chat_model_class(self) -> type[ChatJuhe]:
+        return ChatJuhe
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": MODEL}
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "gemini-2.5-pro"
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Any, list[Any]]:
+        details = ["reasoning_output", "cache_read_input"]
+        return {"invoke": details, "stream": details}
+
+    def _invoke(self, model: str, stream: bool) -> AIMessage:
+        llm = ChatJuhe(model=model, reasoning_effort="low")
+        if not stream:
+            return llm.invoke("Is 97 a prime number?")
+        full = None
+        for chunk in llm.stream("Is 97 a prime number?"):
+            full = chunk if full is None else full + chunk
+        assert isinstance(full, AIMessage)
+        return full
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        return self._invoke("deepseek-reasoner", stream)
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        return self._invoke(MODEL, stream)
+
+
+class TestJuheEmbeddingsUnit(EmbeddingsUnitTests):
+    """Offline checks of ``JuheEmbeddings``."""
+
+    @property
+    def embeddings_class(self) -> type[JuheEmbeddings]:
+        return JuheEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"model": "text-embedding-3-small"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ENV, {}, {"api_key": ENV["JUHE_API_KEY"], "base_url": ENV["JUHE_BASE_URL"]}
+
+
+class TestJuheEmbeddingsIntegration(EmbeddingsIntegrationTests):
+    """The embeddings suite against the emulator."""
+
+    @pytest.fixture(autouse=True)
+    def _setup(self, emulator_env: Any) -> None:
+        """Emulator env for every test of this class."""
+
+    @property
+    def embeddings_class(self) -> type[JuheEmbeddings]:
+        return JuheEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"model": "text-embedding-3-small"}
