@@ -34,6 +34,7 @@ _IMAGE_TOKENS = 85
 _AUDIO_TOKENS = 50
 _FILE_TOKENS = 100
 _MESSAGE_OVERHEAD = 3
+_NO_ARGS = {"type": "object", "properties": {}}
 _JSON_KEY = re.compile(r"['\"`]([A-Za-z_][A-Za-z0-9_]{0,63})['\"`]")
 
 
@@ -58,7 +59,8 @@ def answer(query: ChatQuery, new_call_id: Callable[[], str]) -> Turn:
         chosen = _choose_tools(query, user.text, from_user=last.role == "user")
         values = Values(user.text)
         calls = tuple(
-            ToolCall(new_call_id(), t.name, _dumps(instance(t.parameters, values))) for t in chosen
+            ToolCall(new_call_id(), t.name, _dumps(instance(t.parameters or _NO_ARGS, values)))
+            for t in chosen
         )
         text = "" if calls else _text_answer(query, user)
     return _finish(query, text, reasoning, calls)

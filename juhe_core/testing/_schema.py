@@ -3,9 +3,11 @@
 Used by the built-in model for tool-call arguments and structured output. It covers what
 pydantic v2 and LangChain emit: ``$defs``/``definitions`` with ``$ref``, ``anyOf``/``oneOf``
 (the first non-null branch), ``allOf``, ``enum``, ``const``, objects with ``required`` and
-``additionalProperties: false``, arrays with ``items``/``minItems``/``maxItems``, integer vs
-number with bounds, booleans and null. String ``format``s get a plain example of that format;
-``pattern`` is not honoured. Values come from the text in order of appearance: numbers for
+``additionalProperties: false``, arrays with ``items``/``prefixItems``/``minItems``/
+``maxItems``/``uniqueItems``, integer vs number with bounds, booleans and null. String
+``format``s get a plain example of that format; ``pattern`` is not honoured.
+
+Values come from the text in order of appearance, starting over when used up: numbers for
 numeric fields, quoted strings then capitalised names for string fields, enum members
 mentioned in the text (else the first member), and yes/no words for booleans. Required fields
 always get a valid value; optional ones only when the text mentions the field's name.
@@ -17,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
-from ._text import summary, words
+from ._text import STOPWORDS, summary, words
 
 __all__ = ["Values", "instance"]
 
@@ -27,6 +29,12 @@ _QUOTED = re.compile(
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)*(?:,\s*[A-Z]{2}\b)?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
+# Capitalised only because they start a sentence: not names.
+_COMMON_TEXT = """tell create make give show find list generate write explain describe hello hi
+hey yes no ok okay thanks thank here there it this that these those is are am was be can could
+would should will do does did what which who whom whose how when where why if let please return
+answer say use using call get set add put send run she he her his him"""
+_COMMON_WORDS = STOPWORDS | frozenset(_COMMON_TEXT.split())
 _MAX_DEPTH = 12
 _FORMATS = {
     "date-time": "2025-01-01T00:00:00Z",
@@ -48,22 +56,29 @@ class Values:
         self.text = text
         self.words = set(words(text))
         self._numbers = [float(m) for m in _NUMBER.findall(text)]
-        self._all_numbers = frozenset(self._numbers)
         self._strings = _string_candidates(text)
+        self._next_number = 0
+        self._next_string = 0
         self._summary = summary(text, 80) or "value"
 
     def number(self) -> float | None:
-        """The next unused number, or ``None``."""
-        return self._numbers.pop(0) if self._numbers else None
+        """The next number; after the last one, they are handed out again from the first."""
+        if not self._numbers:
+            return None
+        value = self._numbers[self._next_number % len(self._numbers)]
+        self._next_number += 1
+        return value
 
     def has_number(self, value: float) -> bool:
         """Whether ``value`` occurs in the text as a number."""
-        return value in self._all_numbers
+        return value in self._numbers
 
     def string(self, field: str | None) -> str:
-        """The next unused quoted string or name, else a phrase built from the text."""
+        """The next quoted string or name (cycling), else a phrase built from the text."""
         if self._strings:
-            return self._strings.pop(0)
+            value = self._strings[self._next_string % len(self._strings)]
+            self._next_string += 1
+            return value
         if field:
             return f"{field.replace('_', ' ')}: {self._summary}"
         return self._summary
@@ -84,19 +99,21 @@ class Values:
 
 
 def _string_candidates(text: str) -> list[str]:
-    found: list[tuple[int, str]] = []
-    for m in _QUOTED.finditer(text):
-        found.append((m.start(), next(g for g in m.groups() if g is not None)))
-    quoted_spans = [m.span() for m in _QUOTED.finditer(text)]
+    """Quoted strings, then capitalised names, each in order of appearance."""
+    quoted = [
+        (m.span(), next(g for g in m.groups() if g is not None)) for m in _QUOTED.finditer(text)
+    ]
+    names: list[str] = []
     for m in _CAPITALISED.finditer(text):
-        if any(a <= m.start() < b for a, b in quoted_spans):
+        if any(a <= m.start() < b for (a, b), _ in quoted):
             continue
         phrase = m.group().rstrip(".")
         single = " " not in phrase and "," not in phrase
-        if single and (phrase == "I" or _SENTENCE_START.search(text[: m.start()])):
+        at_start = _SENTENCE_START.search(text[: m.start()]) is not None
+        if single and (phrase == "I" or (at_start and phrase.lower() in _COMMON_WORDS)):
             continue
-        found.append((m.start(), phrase))
-    return [s for _, s in sorted(found)]
+        names.append(phrase)
+    return [s for _, s in quoted] + names
 
 
 def instance(schema: Any, values: Values) -> Any:
