@@ -286,6 +286,8 @@ def _map_ai_parts(message: AIMessage) -> tuple[Part, ...]:
     exact_reasoning = _reasoning_from_kwargs(kwargs)
     parts: list[Part] = list(exact_reasoning or ())
     parts += [ProviderPart(p["format"], p["data"]) for p in kwargs.get(PROVIDER_PARTS) or ()]
+    calls = [*message.tool_calls, *message.invalid_tool_calls]
+    bound = {c.get("id") or "" for c in calls}  # LangChain keeps calls in two places
     call_ids: set[str] = set()
     for block in _blocks(message):
         kind = block["type"]
@@ -303,10 +305,10 @@ def _map_ai_parts(message: AIMessage) -> tuple[Part, ...]:
         elif kind in _DATA_BLOCKS:
             parts.append(_map_data_block(block))  # the codec refuses what it cannot carry
         elif kind == "non_standard":
-            parts.extend(_map_non_standard_ai(block["value"], call_ids, kwargs))
+            parts.extend(_map_non_standard_ai(block["value"], bound | call_ids, kwargs))
         elif kind != "text":
             raise UnsupportedFeatureError(f"an ai message cannot carry a {_name(block)} block")
-    for call in [*message.tool_calls, *message.invalid_tool_calls]:
+    for call in calls:
         if (call.get("id") or "") not in call_ids:
             parts.append(_call_part(cast("Block", call), kwargs))
     return tuple(parts)
@@ -320,7 +322,7 @@ def _call_part(call: Block, kwargs: Mapping[str, Any]) -> ToolCallPart:
     return ToolCallPart(call_id, call.get("name") or "", arguments, dict(data))
 
 
-def _map_non_standard_ai(value: Any, call_ids: set[str], kwargs: Mapping[str, Any]) -> list[Part]:
+def _map_non_standard_ai(value: Any, skip_ids: set[str], kwargs: Mapping[str, Any]) -> list[Part]:
     """Anthropic-style blocks in an AI message (``thinking``, ``tool_use`` ...)."""
     kind = value.get("type") if isinstance(value, Mapping) else None
     if kind == "thinking":
@@ -328,9 +330,8 @@ def _map_non_standard_ai(value: Any, call_ids: set[str], kwargs: Mapping[str, An
     if kind == "redacted_thinking":
         return [ReasoningPart("", provider_data={"redacted": value.get("data")})]
     if kind == "tool_use":
-        if value.get("id") in call_ids:
-            return []  # the same call is in tool_calls (LangChain keeps both)
-        call_ids.add(value.get("id") or "")
+        if value.get("id") in skip_ids:
+            return []  # the same call is in tool_calls, mapped from there
         call = {"id": value.get("id"), "name": value.get("name"), "args": value.get("input")}
         return [_call_part(call, kwargs)]
     raise UnsupportedFeatureError(f"an ai message cannot carry a {kind!r} block")
