@@ -1,0 +1,537 @@
+"""The clients under test, each built the way its users build it, pointed at the fake.
+
+Every chat client is wrapped in a ``ChatAdapter`` with the same three operations
+(``invoke``, ``stream``, ``ainvoke``) and every embedder in an ``EmbedAdapter``
+(``embed``, ``aembed``), so the scenarios time one loop for all of them. Framework and
+peer imports happen inside the factories: a child process that builds one client (the
+peak-RSS scenario) loads only that client's packages.
+
+A ``Row`` names a client, the raw-httpx row doing the same job on the wire, and the
+peer it is compared with.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SYSTEM = "Be brief."
+USER = "Hello"
+ANSWER = "Hello! How can I help you today?"  # what the fake answers, checked on every call
+KEY = "sk-bench-dummy"
+EMBED_MODEL = "text-embedding-3-small"
+DIMENSIONS = 1536
+RAW_EMBED_BATCH = 1000  # as OpenAIEmbeddings' default chunk_size
+RAW_EMBED_CONCURRENCY = 4  # as JuheEmbeddings' default max_concurrency
+
+
+class ChatAdapter(Protocol):
+    """One chat client, driven the same way whatever it is."""
+
+    def invoke(self) -> str:
+        """One non-stream call; the answer's text."""
+        ...
+
+    def stream(self) -> Iterator[str]:
+        """One streamed call; the text of each chunk."""
+        ...
+
+    async def ainvoke(self) -> str:
+        """One async non-stream call; the answer's text."""
+        ...
+
+
+class EmbedAdapter(Protocol):
+    """One embedder: texts in, vectors out, sync or async."""
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors, in order."""
+        ...
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors, in order (async)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Row:
+    """A client as it appears in the tables."""
+
+    name: str
+    """The row label."""
+    make: Callable[[str, str], Any]
+    """(fake base URL, model name) → an adapter."""
+    raw: str | None = None
+    """The raw-httpx row doing the same job on the same wire (None for raw rows)."""
+    peer: str | None = None
+    """The row this one is compared with (None for peers and raw rows)."""
+    ours: bool = False
+    """Whether the row is one of this project's clients."""
+
+
+# --- raw httpx: the floor every figure is divided by ---
+
+
+def _openai_body(model: str, stream: bool) -> bytes:
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return json.dumps(body).encode()
+
+
+def _anthropic_body(model: str, stream: bool) -> bytes:
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 1024,
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": USER}],
+    }
+    if stream:
+        body["stream"] = True
+    return json.dumps(body).encode()
+
+
+class RawChat:
+    """httpx with no SDK: post the JSON, parse the answer (or the SSE lines) with json."""
+
+    def __init__(self, url: str, model: str, wire: str, limits: Any = None) -> None:
+        import httpx
+
+        self.anthropic = wire == "anthropic"
+        path = "/v1/messages" if self.anthropic else "/v1/chat/completions"
+        self.url = url + path
+        self.model = model
+        self.headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+        if self.anthropic:
+            self.headers["anthropic-version"] = "2023-06-01"
+        self.limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self.http = httpx.Client(timeout=60)
+        self.ahttp: Any = None
+
+    def _body(self, stream: bool) -> bytes:
+        return (_anthropic_body if self.anthropic else _openai_body)(self.model, stream)
+
+    def _text(self, body: dict[str, Any]) -> str:
+        if self.anthropic:
+            return str(body["content"][0]["text"])
+        return str(body["choices"][0]["message"]["content"])
+
+    def invoke(self) -> str:
+        """One call."""
+        response = self.http.post(self.url, content=self._body(False), headers=self.headers)
+        response.raise_for_status()
+        return self._text(json.loads(response.content))
+
+    def stream(self) -> Iterator[str]:
+        """One streamed call: ``data:`` lines, JSON-decoded, text pulled out."""
+        body = self._body(True)
+        with self.http.stream("POST", self.url, content=body, headers=self.headers) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if self.anthropic:
+                    if event["type"] == "content_block_delta":
+                        yield event["delta"]["text"]
+                else:
+                    for choice in event["choices"]:
+                        yield choice["delta"].get("content") or ""
+
+    async def ainvoke(self) -> str:
+        """One async call (the async client is made in the running loop)."""
+        import httpx
+
+        if self.ahttp is None:
+            self.ahttp = httpx.AsyncClient(timeout=60, limits=self.limits)
+        body = self._body(False)
+        response = await self.ahttp.post(self.url, content=body, headers=self.headers)
+        response.raise_for_status()
+        return self._text(json.loads(response.content))
+
+
+class RawEmbed:
+    """httpx with no SDK: batches of 1,000 texts, base64 vectors decoded with ``array``."""
+
+    def __init__(self, url: str, model: str) -> None:
+        import httpx
+
+        self.url = url + "/v1/embeddings"
+        self.model = model
+        self.headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+        self.http = httpx.Client(timeout=60)
+        self.ahttp: Any = None
+
+    def _body(self, batch: Sequence[str]) -> bytes:
+        return json.dumps(
+            {"model": self.model, "input": list(batch), "encoding_format": "base64"}
+        ).encode()
+
+    @staticmethod
+    def _vectors(content: bytes) -> list[list[float]]:
+        items = sorted(json.loads(content)["data"], key=lambda item: item["index"])
+        return [array.array("f", base64.b64decode(i["embedding"])).tolist() for i in items]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors, one request per batch."""
+        vectors = []
+        for i in range(0, len(texts), RAW_EMBED_BATCH):
+            body = self._body(texts[i : i + RAW_EMBED_BATCH])
+            response = self.http.post(self.url, content=body, headers=self.headers)
+            response.raise_for_status()
+            vectors += self._vectors(response.content)
+        return vectors
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors, up to four requests in flight."""
+        import httpx
+
+        if self.ahttp is None:
+            self.ahttp = httpx.AsyncClient(timeout=60)
+        gate = asyncio.Semaphore(RAW_EMBED_CONCURRENCY)
+
+        async def one(batch: Sequence[str]) -> list[list[float]]:
+            async with gate:
+                response = await self.ahttp.post(
+                    self.url, content=self._body(batch), headers=self.headers
+                )
+            response.raise_for_status()
+            return self._vectors(response.content)
+
+        batches = [texts[i : i + RAW_EMBED_BATCH] for i in range(0, len(texts), RAW_EMBED_BATCH)]
+        results = await asyncio.gather(*(one(b) for b in batches))
+        return [v for vectors in results for v in vectors]
+
+
+# --- juhe_core used directly: what the framework classes add on top of it ---
+
+
+class CoreChat:
+    """``JuheClient`` / ``AsyncJuheClient`` with a neutral ``ChatRequest``."""
+
+    def __init__(self, url: str, model: str, wire: str) -> None:
+        from juhe_core.client import AsyncJuheClient, JuheClient
+        from juhe_core.messages import ChatRequest, Message
+
+        self.wire = wire
+        self.request = ChatRequest(
+            model, [Message.text("system", SYSTEM), Message.text("user", USER)], max_tokens=1024
+        )
+        self.client = JuheClient(api_key=KEY, base_url=url)
+        self.aclient_type = AsyncJuheClient
+        self.url = url
+        self.aclient: Any = None
+
+    def invoke(self) -> str:
+        """One call."""
+        return self.client.chat(self.request, api_format=self.wire).text
+
+    def stream(self) -> Iterator[str]:
+        """One streamed call."""
+        from juhe_core.messages import TextDelta
+
+        with self.client.chat_stream(self.request, api_format=self.wire) as stream:
+            for delta in stream:
+                if isinstance(delta, TextDelta):
+                    yield delta.text
+
+    async def ainvoke(self) -> str:
+        """One async call."""
+        if self.aclient is None:
+            self.aclient = self.aclient_type(api_key=KEY, base_url=self.url)
+        return (await self.aclient.chat(self.request, api_format=self.wire)).text
+
+
+class CoreEmbed:
+    """``JuheClient.embed`` / ``AsyncJuheClient.embed`` with their defaults."""
+
+    def __init__(self, url: str, model: str) -> None:
+        from juhe_core.client import AsyncJuheClient, JuheClient
+
+        self.model = model
+        self.client = JuheClient(api_key=KEY, base_url=url)
+        self.aclient_type = AsyncJuheClient
+        self.url = url
+        self.aclient: Any = None
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors."""
+        return self.client.embed(texts, model=self.model).vectors
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors (async)."""
+        if self.aclient is None:
+            self.aclient = self.aclient_type(api_key=KEY, base_url=self.url)
+        return (await self.aclient.embed(texts, model=self.model)).vectors
+
+
+# --- framework classes ---
+
+
+class LangChainChat:
+    """A LangChain chat model: ``invoke`` / ``stream`` / ``ainvoke``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.messages = [("system", SYSTEM), ("human", USER)]
+
+    def invoke(self) -> str:
+        """One call."""
+        return str(self.model.invoke(self.messages).content)
+
+    def stream(self) -> Iterator[str]:
+        """One streamed call."""
+        for chunk in self.model.stream(self.messages):
+            yield chunk.text
+
+    async def ainvoke(self) -> str:
+        """One async call."""
+        return str((await self.model.ainvoke(self.messages)).content)
+
+
+class LlamaIndexChat:
+    """A LlamaIndex LLM: ``chat`` / ``stream_chat`` / ``achat``."""
+
+    def __init__(self, llm: Any) -> None:
+        from llama_index.core.llms import ChatMessage
+
+        self.llm = llm
+        self.messages = [
+            ChatMessage(role="system", content=SYSTEM),
+            ChatMessage(role="user", content=USER),
+        ]
+
+    def invoke(self) -> str:
+        """One call."""
+        return str(self.llm.chat(self.messages).message.content)
+
+    def stream(self) -> Iterator[str]:
+        """One streamed call."""
+        for response in self.llm.stream_chat(self.messages):
+            yield response.delta or ""
+
+    async def ainvoke(self) -> str:
+        """One async call."""
+        return str((await self.llm.achat(self.messages)).message.content)
+
+
+class LangChainEmbed:
+    """LangChain ``Embeddings``: ``embed_documents`` / ``aembed_documents``."""
+
+    def __init__(self, embeddings: Any) -> None:
+        self.embeddings = embeddings
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors."""
+        return list(self.embeddings.embed_documents(texts))
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors (async)."""
+        return list(await self.embeddings.aembed_documents(texts))
+
+
+class LlamaIndexEmbed:
+    """A LlamaIndex embedding: ``get_text_embedding_batch`` / ``aget_text_embedding_batch``."""
+
+    def __init__(self, embedding: Any) -> None:
+        self.embedding = embedding
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors."""
+        return list(self.embedding.get_text_embedding_batch(texts))
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """All vectors (async)."""
+        return list(await self.embedding.aget_text_embedding_batch(texts))
+
+
+def chat_openai(url: str, model: str) -> LangChainChat:
+    """``ChatOpenAI`` with ``base_url=<fake>/v1``."""
+    from langchain_openai import ChatOpenAI
+
+    return LangChainChat(ChatOpenAI(model=model, base_url=url + "/v1", api_key=KEY))
+
+
+def chat_anthropic(url: str, model: str) -> LangChainChat:
+    """``ChatAnthropic`` with ``base_url=<fake>``."""
+    from langchain_anthropic import ChatAnthropic
+
+    return LangChainChat(ChatAnthropic(model=model, base_url=url, api_key=KEY, max_tokens=1024))
+
+
+def chat_juhe(wire: str) -> Callable[[str, str], LangChainChat]:
+    """``ChatJuhe`` speaking ``wire``."""
+
+    def make(url: str, model: str) -> LangChainChat:
+        from langchain_juhe import ChatJuhe
+
+        kwargs: dict[str, Any] = {"max_tokens": 1024} if wire == "anthropic" else {}
+        return LangChainChat(
+            ChatJuhe(model=model, base_url=url, api_key=KEY, api_format=wire, **kwargs)
+        )
+
+    return make
+
+
+def openai_like(url: str, model: str) -> LlamaIndexChat:
+    """LlamaIndex ``OpenAILike`` (``is_chat_model=True``) with ``api_base=<fake>/v1``."""
+    from llama_index.llms.openai_like import OpenAILike
+
+    return LlamaIndexChat(
+        OpenAILike(model=model, api_base=url + "/v1", api_key=KEY, is_chat_model=True)
+    )
+
+
+def juhe_llm(wire: str) -> Callable[[str, str], LlamaIndexChat]:
+    """LlamaIndex ``Juhe`` speaking ``wire``."""
+
+    def make(url: str, model: str) -> LlamaIndexChat:
+        from llama_index_juhe import Juhe
+
+        kwargs: dict[str, Any] = {"max_tokens": 1024} if wire == "anthropic" else {}
+        return LlamaIndexChat(
+            Juhe(model=model, api_base=url, api_key=KEY, api_format=wire, **kwargs)
+        )
+
+    return make
+
+
+def raw_chat(wire: str, pool: int | None = None) -> Callable[[str, str], RawChat]:
+    """Raw httpx on ``wire``; ``pool`` sets max connections = keep-alive connections."""
+
+    def make(url: str, model: str) -> RawChat:
+        import httpx
+
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        return RawChat(url, model, wire, limits if pool else None)
+
+    return make
+
+
+def core_chat(wire: str) -> Callable[[str, str], CoreChat]:
+    """``juhe_core`` clients on ``wire``."""
+    return lambda url, model: CoreChat(url, model, wire)
+
+
+def openai_embeddings(url: str, model: str) -> LangChainEmbed:
+    """``OpenAIEmbeddings(check_embedding_ctx_length=False)``: sends strings, not tokens."""
+    from langchain_openai import OpenAIEmbeddings
+
+    return LangChainEmbed(
+        OpenAIEmbeddings(
+            model=model, base_url=url + "/v1", api_key=KEY, check_embedding_ctx_length=False
+        )
+    )
+
+
+def juhe_embeddings(url: str, model: str) -> LangChainEmbed:
+    """``JuheEmbeddings`` with its defaults."""
+    from langchain_juhe import JuheEmbeddings
+
+    return LangChainEmbed(JuheEmbeddings(model=model, base_url=url, api_key=KEY))
+
+
+def openai_embedding(url: str, model: str) -> LlamaIndexEmbed:
+    """LlamaIndex ``OpenAIEmbedding`` with its defaults."""
+    from llama_index.embeddings.openai import OpenAIEmbedding
+
+    return LlamaIndexEmbed(OpenAIEmbedding(model_name=model, api_base=url + "/v1", api_key=KEY))
+
+
+def juhe_embedding(url: str, model: str) -> LlamaIndexEmbed:
+    """LlamaIndex ``JuheEmbedding`` with its defaults."""
+    from llama_index_juhe import JuheEmbedding
+
+    return LlamaIndexEmbed(JuheEmbedding(model_name=model, api_base=url, api_key=KEY))
+
+
+RAW_O, RAW_A = "httpx raw [openai]", "httpx raw [anthropic]"
+
+CHAT_ROWS = (
+    Row(RAW_O, raw_chat("openai")),
+    Row(RAW_A, raw_chat("anthropic")),
+    Row("juhe_core [openai]", core_chat("openai"), RAW_O, ours=True),
+    Row("juhe_core [anthropic]", core_chat("anthropic"), RAW_A, ours=True),
+    Row("ChatOpenAI", chat_openai, RAW_O),
+    Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_O, "ChatOpenAI", ours=True),
+    Row("ChatAnthropic", chat_anthropic, RAW_A),
+    Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_A, "ChatAnthropic", ours=True),
+    Row("OpenAILike", openai_like, RAW_O),
+    Row("Juhe [openai]", juhe_llm("openai"), RAW_O, "OpenAILike", ours=True),
+    Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_A, "OpenAILike", ours=True),
+)
+"""Rows of scenarios (b) and (c)."""
+
+RAW_POOL = "httpx raw [openai], pool 100"
+BURST_ROWS = (
+    Row(RAW_POOL, raw_chat("openai", 100)),
+    Row("httpx raw [openai], httpx defaults", raw_chat("openai"), RAW_POOL),
+    Row("httpx raw [openai], pool 1000 (openai SDK's)", raw_chat("openai", 1000), RAW_POOL),
+    Row("juhe_core [openai]", core_chat("openai"), RAW_POOL, ours=True),
+    Row("ChatOpenAI", chat_openai, RAW_POOL),
+    Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_POOL, "ChatOpenAI", ours=True),
+    Row("ChatAnthropic", chat_anthropic, RAW_POOL),
+    Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_POOL, "ChatAnthropic", ours=True),
+    Row("OpenAILike", openai_like, RAW_POOL),
+    Row("Juhe [openai]", juhe_llm("openai"), RAW_POOL, "OpenAILike", ours=True),
+    Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_POOL, "OpenAILike", ours=True),
+)
+"""Rows of scenario (d): one raw baseline with a 100-connection pool, as ours."""
+
+RAW_E = "httpx raw (1,000/request, base64)"
+EMBED_ROWS = (
+    Row(RAW_E, lambda url, model: RawEmbed(url, model)),
+    Row("juhe_core", lambda url, model: CoreEmbed(url, model), RAW_E, ours=True),
+    Row("OpenAIEmbeddings †", openai_embeddings, RAW_E),
+    Row("JuheEmbeddings", juhe_embeddings, RAW_E, "OpenAIEmbeddings †", ours=True),
+    Row("OpenAIEmbedding (llama-index)", openai_embedding, RAW_E),
+    Row("JuheEmbedding", juhe_embedding, RAW_E, "OpenAIEmbedding (llama-index)", ours=True),
+)
+"""Rows of scenario (e)."""
+
+
+def langchain_bare(url: str, model: str) -> LangChainChat:
+    """langchain-core alone: ``FakeListChatModel``, no HTTP (the bare framework)."""
+    from langchain_core.language_models import FakeListChatModel
+
+    return LangChainChat(FakeListChatModel(responses=[ANSWER]))
+
+
+def llama_index_bare(url: str, model: str) -> LlamaIndexChat:
+    """llama-index-core alone: ``MockLLM``, no HTTP (the bare framework)."""
+    from llama_index.core.llms import MockLLM
+
+    return LlamaIndexChat(MockLLM())
+
+
+LANGCHAIN_BARE, LLAMA_INDEX_BARE = (
+    "langchain-core alone (fake model)",
+    "llama-index-core alone (MockLLM)",
+)
+RSS_ROWS = (
+    Row(RAW_O, raw_chat("openai")),
+    Row(LANGCHAIN_BARE, langchain_bare),
+    Row("ChatOpenAI", chat_openai, RAW_O),
+    Row("ChatAnthropic", chat_anthropic, RAW_O),
+    Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_O, LANGCHAIN_BARE, ours=True),
+    Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_O, LANGCHAIN_BARE, ours=True),
+    Row(LLAMA_INDEX_BARE, llama_index_bare),
+    Row("OpenAILike", openai_like, RAW_O),
+    Row("Juhe [openai]", juhe_llm("openai"), RAW_O, LLAMA_INDEX_BARE, ours=True),
+    Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_O, LLAMA_INDEX_BARE, ours=True),
+)
+"""Rows of scenario (f); ours are compared with their bare framework."""
+
+
+def find(rows: Sequence[Row], name: str) -> Row:
+    """The row called ``name``."""
+    for row in rows:
+        if row.name == name:
+            return row
+    raise KeyError(name)
