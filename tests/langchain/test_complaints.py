@@ -1,0 +1,271 @@
+"""What users of ChatOpenAI & co. complain about behind a relay, each fixed and tested here.
+
+(Reasoning round trips, streaming usage with a custom base URL, profiles for unknown
+names, structured-output method mismatches and merged tool calls are in
+``test_chat_models.py``; embeddings token arrays in ``test_embeddings.py``.)
+Also: an LCEL chain and an agent, end to end, and the key never escaping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+from langchain.agents import create_agent
+from langchain_core.load import dumps
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
+
+from juhe_core.errors import (
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitError,
+    StreamError,
+)
+from juhe_core.testing import Emulator, Fault, Reply, StreamFault
+from langchain_juhe import ChatJuhe, JuheEmbeddings
+
+from .conftest import Both
+
+CHAT = "/v1/chat/completions"
+SECRET = "sk-Very-Secret-Key-0123456789"
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Get the current weather in a city."""
+    return f"It is sunny in {city}."
+
+
+def chat(emu: Emulator, **kwargs: Any) -> ChatJuhe:
+    return ChatJuhe(**{"base_url": emu.base_url, "api_key": emu.api_key, **kwargs})
+
+
+def run_stream(both: Both, llm: ChatJuhe, text: str) -> list[Any]:
+    async def collect() -> list[Any]:
+        return [c async for c in llm.astream(text)]
+
+    return both.run(llm, lambda: list(llm.stream(text)), collect)
+
+
+# --- /v1/v1 base-URL mistakes ---
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+def test_base_url_with_or_without_v1(emu: Emulator, suffix: str) -> None:
+    llm = ChatJuhe(base_url=emu.base_url + suffix, api_key=emu.api_key)
+    embeddings = JuheEmbeddings(base_url=emu.base_url + suffix, api_key=emu.api_key)
+    llm.invoke("hi")
+    embeddings.embed_query("hi")
+    assert [r.path for r in emu.requests] == [CHAT, "/v1/embeddings"]
+
+
+def test_base_url_and_key_from_the_environment(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUHE_BASE_URL", emu.base_url + "/v1/")
+    monkeypatch.setenv("JUHE_API_KEY", emu.api_key)
+    assert "hello" in ChatJuhe().invoke("hello").text
+    assert emu.requests[-1].headers["authorization"] == f"Bearer {emu.api_key}"
+
+
+def test_configuration_errors_name_the_fix(emu: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match="JUHE_API_KEY"):
+        ChatJuhe(base_url=emu.base_url).invoke("hi")
+    with pytest.raises(ConfigurationError, match="absolute http"):
+        ChatJuhe(base_url="api.juheai.top/v1", api_key="k").invoke("hi")
+    assert emu.requests == []
+
+
+# --- hung streams ---
+
+
+def test_idle_stream_watchdog(both: Both, emu: Emulator) -> None:
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=3.0), path=CHAT)
+    llm = chat(emu, stream_chunk_timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        run_stream(both, llm, "Tell me a long story")
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_slow_but_live_stream_is_not_cut(both: Both, emu: Emulator) -> None:
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=0.2), path=CHAT)
+    chunks = run_stream(both, chat(emu, stream_chunk_timeout=2.0), "Tell me a story")
+    assert chunks[-1].response_metadata["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("kind", ["cut", "cut_done", "error_mid_stream"])
+def test_broken_streams_raise_instead_of_ending_short(both: Both, emu: Emulator, kind: str) -> None:
+    emu.enqueue(StreamFault(kind=kind, after=2), path=CHAT)  # type: ignore[arg-type]
+    with pytest.raises(StreamError):
+        run_stream(both, chat(emu), "Tell me a story")
+
+
+# --- retries ---
+
+
+def test_retries_are_honoured(both: Both, emu: Emulator) -> None:
+    # The relay's in-memory limiter answers 429 with an empty body and no Retry-After.
+    emu.enqueue(Fault(status=429, empty_body=True), path=CHAT)
+    llm = chat(emu, max_retries=1)
+    answer = both.run(llm, lambda: llm.invoke("hi"), lambda: llm.ainvoke("hi"))
+    assert "hi" in answer.text
+    assert len(emu.requests) == 2
+
+
+def test_retry_after_and_no_retries(both: Both, emu: Emulator) -> None:
+    emu.enqueue(Fault(status=429, retry_after_ms="10"), Fault(status=429), path=CHAT)
+    llm = chat(emu, max_retries=0)
+    with pytest.raises(RateLimitError):
+        both.run(llm, lambda: llm.invoke("hi"), lambda: llm.ainvoke("hi"))
+    assert len(emu.requests) == 1
+    with pytest.raises(RateLimitError):
+        both.run(llm, lambda: llm.invoke("hi"), lambda: llm.ainvoke("hi"))
+
+
+def test_permanent_errors_are_not_retried(emu: Emulator) -> None:
+    emu.enqueue(Fault(status=503, code="model_not_found"), path=CHAT)
+    with pytest.raises(NotFoundError):
+        chat(emu, max_retries=3).invoke("hi")
+    assert len(emu.requests) == 1
+
+
+# --- custom HTTP clients (proxies, mTLS, transports) ---
+
+
+def test_custom_sync_http_client_is_used_and_left_open(emu: Emulator) -> None:
+    seen: list[str] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
+    llm = chat(emu, http_client=client)
+    llm.invoke("hi")
+    list(llm.stream("hi"))
+    llm.close()
+    assert seen == [CHAT, CHAT]
+    assert not client.is_closed
+    client.close()
+
+
+def test_custom_async_http_client_is_used_and_left_open(emu: Emulator) -> None:
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async def main() -> bool:
+        client = httpx.AsyncClient(event_hooks={"request": [hook]})
+        llm = chat(emu, http_async_client=client)
+        await llm.ainvoke("hi")
+        [c async for c in llm.astream("hi")]
+        await llm.aclose()
+        still_open = not client.is_closed
+        await client.aclose()
+        return still_open
+
+    assert asyncio.run(main())
+    assert seen == [CHAT, CHAT]
+
+
+def test_one_client_per_model_and_one_async_client_per_loop(emu: Emulator) -> None:
+    llm = chat(emu)
+    llm.invoke("a")
+    first = llm._client
+    llm.invoke("b")
+    assert llm._client is first
+    # Two event loops (two asyncio.run calls): each gets working connections.
+    assert "one" in asyncio.run(llm.ainvoke("one")).text
+    assert "two" in asyncio.run(llm.ainvoke("two")).text
+    llm.close()
+
+
+# --- the key never escapes ---
+
+
+def test_key_never_in_repr_str_dumps_or_tracing() -> None:
+    llm = ChatJuhe(api_key=SECRET, model="gpt-4o")
+    embeddings = JuheEmbeddings(api_key=SECRET)
+    texts = [
+        repr(llm),
+        str(llm),
+        dumps(llm),
+        llm.model_dump_json(),
+        str(llm.asdict()),
+        str(llm._get_invocation_params()),
+        str(llm._get_ls_params()),
+        repr(embeddings),
+        embeddings.model_dump_json(),
+    ]
+    for text in texts:
+        assert SECRET not in text
+    assert '"JUHE_API_KEY"' in dumps(llm)
+
+
+def test_key_never_in_errors_urls_or_logs(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    llm = ChatJuhe(base_url=emu.base_url, api_key=SECRET, max_retries=0)
+    with pytest.raises(AuthenticationError) as info:
+        llm.invoke("hi")
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    assert SECRET not in caplog.text
+    request = emu.requests[-1]
+    assert SECRET not in request.path and SECRET not in str(request.query)
+    assert request.headers["authorization"] == f"Bearer {SECRET}"  # only where it belongs
+
+
+# --- LCEL and agents, end to end ---
+
+
+def test_lcel_chain_streams(both: Both, emu: Emulator) -> None:
+    llm = chat(emu)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You answer in one line."), ("human", "Tell me about {topic}")]
+    )
+    chain = prompt | llm | StrOutputParser()
+
+    async def astream() -> list[str]:
+        return [piece async for piece in chain.astream({"topic": "rivers"})]
+
+    pieces = both.run(llm, lambda: list(chain.stream({"topic": "rivers"})), astream)
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
+    assert "Tell me about rivers" in "".join(pieces)
+    assert emu.requests[-1].json["messages"][0] == {
+        "role": "system",
+        "content": "You answer in one line.",
+    }
+
+
+def test_agent_calls_a_tool_and_finishes(both: Both, emu: Emulator) -> None:
+    llm = chat(emu)
+    agent = create_agent(llm, tools=[get_weather], system_prompt="Use tools when useful.")
+    state = {"messages": [("user", "What is the weather in Paris?")]}
+    result = both.run(llm, lambda: agent.invoke(state), lambda: agent.ainvoke(state))
+    messages = result["messages"]
+    calls = [m for m in messages if isinstance(m, AIMessage) and m.tool_calls]
+    assert calls[0].tool_calls[0]["name"] == "get_weather"
+    assert calls[0].tool_calls[0]["args"] == {"city": "Paris"}
+    tool_results = [m for m in messages if isinstance(m, ToolMessage)]
+    assert tool_results[0].content == "It is sunny in Paris."
+    final = messages[-1]
+    assert isinstance(final, AIMessage) and not final.tool_calls
+    assert "sunny in Paris" in final.text
+    assert len(emu.requests) == 2
+
+
+def test_agent_with_a_scripted_model_turn(emu: Emulator) -> None:
+    emu.enqueue(
+        Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}]),
+        Reply(text="Oslo is sunny today."),
+        path=CHAT,
+    )
+    agent = create_agent(chat(emu), tools=[get_weather])
+    result = agent.invoke({"messages": [("user", "Weather?")]})
+    assert result["messages"][-1].text == "Oslo is sunny today."
+    assert emu.requests[-1].json["messages"][-1]["content"] == "It is sunny in Oslo."

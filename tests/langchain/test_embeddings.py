@@ -1,0 +1,96 @@
+"""``JuheEmbeddings`` against the emulator, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import pytest
+
+from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.testing import Emulator, Reply
+from langchain_juhe import JuheEmbeddings
+
+from .conftest import Both
+
+EMBED = "/v1/embeddings"
+TEXTS = ["the cat sat", "a dog ran", "rivers flow", "cats and dogs", "stone bridges"]
+
+
+def embed(both: Both, model: JuheEmbeddings, texts: Any) -> list[list[float]]:
+    return both.run(
+        model, lambda: model.embed_documents(texts), lambda: model.aembed_documents(texts)
+    )
+
+
+def test_plain_strings_base64_and_order_across_batches(both: Both, emu: Emulator) -> None:
+    """Complaint: token arrays sent instead of strings. Vectors keep input order."""
+    model = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key, chunk_size=2)
+    vectors = embed(both, model, TEXTS)
+    bodies = [r.json for r in emu.requests]
+    assert [b["input"] for b in bodies] == [TEXTS[0:2], TEXTS[2:4], TEXTS[4:5]]
+    assert all(b["encoding_format"] == "base64" for b in bodies)
+    assert all(b["model"] == "text-embedding-3-small" for b in bodies)
+    singles = [embed(both, model, [t])[0] for t in TEXTS]
+    assert vectors == singles
+    assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-4) for v in vectors)
+    assert vectors[0] != vectors[1]
+
+
+def test_query_and_dimensions(both: Both, emu: Emulator) -> None:
+    model = JuheEmbeddings(
+        base_url=emu.base_url, api_key=emu.api_key, model="text-embedding-3-large", dimensions=64
+    )
+    vector = both.run(
+        model, lambda: model.embed_query("hello"), lambda: model.aembed_query("hello")
+    )
+    assert len(vector) == 64
+    assert emu.requests[-1].json["dimensions"] == 64
+    assert emu.requests[-1].json["input"] == ["hello"]
+
+
+def test_float_answers_are_decoded_too(both: Both, emu: Emulator) -> None:
+    body = {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": 1, "embedding": [0.0, 1.0]},
+            {"object": "embedding", "index": 0, "embedding": [1.0, 0.0]},
+        ],
+        "model": "bge-m3",
+        "usage": {"prompt_tokens": 2, "total_tokens": 2},
+    }
+    emu.enqueue(Reply(body=body), path=EMBED)
+    model = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key, model="bge-m3")
+    assert embed(both, model, ["a", "b"]) == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_empty_and_bad_inputs(both: Both, emu: Emulator) -> None:
+    model = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key)
+    assert embed(both, model, []) == []
+    with pytest.raises(UnsupportedFeatureError, match="embed_query"):
+        embed(both, model, "a lone string")
+    with pytest.raises(UnsupportedFeatureError, match="not a str"):
+        embed(both, model, ["ok", 42])
+    with pytest.raises(UnsupportedFeatureError, match="takes a str"):
+        model.embed_query(["x"])  # type: ignore[arg-type]
+    assert emu.requests == []
+
+
+def test_concurrent_batches_in_async(emu: Emulator) -> None:
+    model = JuheEmbeddings(
+        base_url=emu.base_url, api_key=emu.api_key, chunk_size=1, max_concurrency=3
+    )
+
+    async def main() -> list[list[float]]:
+        try:
+            return await model.aembed_documents(TEXTS)
+        finally:
+            await model.aclose()
+
+    vectors = asyncio.run(main())
+    assert len(vectors) == len(TEXTS) == len(emu.requests)
+    assert sorted(r.json["input"][0] for r in emu.requests) == sorted(TEXTS)
+    assert vectors == JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key).embed_documents(
+        TEXTS
+    )
