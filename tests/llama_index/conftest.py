@@ -45,6 +45,34 @@ def embed_model(emu: Emulator) -> Iterator[JuheEmbedding]:
 
 
 @pytest.fixture
+def make_llm(emu: Emulator) -> Iterator[Callable[..., Juhe]]:
+    """Builds ``Juhe``s on the emulator (override any argument); closes them afterwards."""
+    made: list[Juhe] = []
+
+    def make(**kwargs: Any) -> Juhe:
+        made.append(Juhe(**{"api_key": emu.api_key, "api_base": emu.base_url, **kwargs}))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.close()
+
+
+@pytest.fixture
+def make_embed(emu: Emulator) -> Iterator[Callable[..., JuheEmbedding]]:
+    """Builds ``JuheEmbedding``s on the emulator; closes them afterwards."""
+    made: list[JuheEmbedding] = []
+
+    def make(**kwargs: Any) -> JuheEmbedding:
+        made.append(JuheEmbedding(**{"api_key": emu.api_key, "api_base": emu.base_url, **kwargs}))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.close()
+
+
+@pytest.fixture
 def llama_settings(llm: Juhe, embed_model: JuheEmbedding) -> Iterator[None]:
     """LlamaIndex's global ``Settings`` pointing at the emulator, restored afterwards."""
     # The private slots, so that "unset" is restored as unset (no default OpenAI model).

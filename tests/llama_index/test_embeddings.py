@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -36,9 +37,11 @@ def test_defaults_and_class_name() -> None:
 
 
 @pytest.mark.parametrize("name", ["bge-m3", "my-org/custom-embedder-v2", "text-embedding-3-large"])
-def test_any_model_name_is_accepted_and_sent_unchanged(emu: Emulator, name: str) -> None:
+def test_any_model_name_is_accepted_and_sent_unchanged(
+    emu: Emulator, make_embed: Callable[..., JuheEmbedding], name: str
+) -> None:
     """Pitfall: OpenAIEmbedding rejects names outside its enum."""
-    embed = JuheEmbedding(model=name, api_key=emu.api_key, api_base=emu.base_url)
+    embed = make_embed(model=name)
     assert embed.model_name == name
     assert len(embed.get_query_embedding("hello")) > 0
     assert emu.requests[-1].json["model"] == name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ from llama_index_juhe import Juhe, JuheEmbedding
 from .conftest import Both, user
 
 CHAT = "/v1/chat/completions"
+MakeLLM = Callable[..., Juhe]
 KEY = "sk-secret-key-value-0123456789"
 
 
@@ -90,8 +92,8 @@ def test_unknown_api_format_is_refused_with_the_core_error() -> None:
         Juhe(api_key=KEY, api_format="grpc")
 
 
-def test_api_format_is_passed_through_to_the_codec(emu: Emulator) -> None:
-    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, api_format="anthropic")
+def test_api_format_is_passed_through_to_the_codec(emu: Emulator, make_llm: MakeLLM) -> None:
+    llm = make_llm(api_format="anthropic")
     with pytest.raises(Exception):  # noqa: B017 - the emulator has no /v1/messages yet
         llm.complete("hi")
     assert emu.requests[-1].path == "/v1/messages"
@@ -104,9 +106,11 @@ def test_metadata_of_a_known_family() -> None:
     assert meta.model_name == "gpt-4o"
 
 
-def test_unknown_model_names_are_never_refused_and_get_sensible_defaults(emu: Emulator) -> None:
+def test_unknown_model_names_are_never_refused_and_get_sensible_defaults(
+    emu: Emulator, make_llm: MakeLLM
+) -> None:
     """Pitfalls: OpenAI's "Unknown model" error; OpenAILike's 3,900 tokens, chat and tools off."""
-    llm = Juhe(model="my-company/finetune-7", api_key=emu.api_key, api_base=emu.base_url)
+    llm = make_llm(model="my-company/finetune-7")
     meta = llm.metadata
     assert meta.context_window == 32_768
     assert (meta.is_chat_model, meta.is_function_calling_model) == (True, True)
@@ -196,13 +200,9 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(both: Both, emu: Emulator) 
 # --- observability ---
 
 
-def test_token_counting_handler_sees_the_real_counts(emu: Emulator) -> None:
+def test_token_counting_handler_sees_the_real_counts(emu: Emulator, make_llm: MakeLLM) -> None:
     counter = TokenCountingHandler()
-    llm = Juhe(
-        api_key=emu.api_key,
-        api_base=emu.base_url,
-        callback_manager=CallbackManager([counter]),
-    )
+    llm = make_llm(callback_manager=CallbackManager([counter]))
     emu.enqueue(Reply(text="ok", usage={"prompt_tokens": 111, "completion_tokens": 22}), path=CHAT)
     llm.chat(user("hi"))
     emu.enqueue(Reply(text="ok", usage={"prompt_tokens": 333, "completion_tokens": 44}), path=CHAT)
@@ -277,8 +277,10 @@ def test_one_object_serves_several_event_loops(llm: Juhe) -> None:
     assert ("one" in first.text, "two" in second.text) == (True, True)
 
 
-def test_request_headers_carry_the_key_and_default_headers(emu: Emulator) -> None:
-    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, default_headers={"X-Trace": "t1"})
+def test_request_headers_carry_the_key_and_default_headers(
+    emu: Emulator, make_llm: MakeLLM
+) -> None:
+    llm = make_llm(default_headers={"X-Trace": "t1"})
     llm.complete("hi")
     headers = emu.requests[-1].headers
     assert headers["authorization"] == f"Bearer {emu.api_key}"
@@ -291,8 +293,8 @@ def test_chat_messages_are_not_modified(both: Both) -> None:
     assert len(history) == 1  # llama-index-llms-openai appends to the caller's list
 
 
-def test_api_format_auto_picks_the_native_format(emu: Emulator) -> None:
-    llm = Juhe(api_key=emu.api_key, api_base=emu.base_url, api_format="auto")
+def test_api_format_auto_picks_the_native_format(emu: Emulator, make_llm: MakeLLM) -> None:
+    llm = make_llm(api_format="auto")
     assert "hi there" in llm.complete("hi there").text
     assert emu.requests[-1].path == CHAT  # gpt-4o-mini: the openai format
 

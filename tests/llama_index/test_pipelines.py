@@ -63,11 +63,12 @@ def test_retrieval_ranks_the_matching_document_first(
     assert Path(nodes[0].node.metadata["file_name"]).name == document
 
 
-def test_async_rag_query(index: VectorStoreIndex) -> None:
+def test_async_rag_query(index: VectorStoreIndex, llm: Juhe) -> None:
     async def main() -> Any:
         try:
             return await index.as_query_engine().aquery(QUESTION)
         finally:
+            await llm.aclose()
             await index._embed_model.aclose()  # type: ignore[attr-defined]
 
     response = asyncio.run(main())

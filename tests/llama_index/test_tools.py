@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 
 import pytest
 from llama_index.core.base.llms.types import (
@@ -190,13 +191,8 @@ def test_structured_predict_uses_a_forced_tool_call_elsewhere(both: Both, emu: E
     assert "response_format" not in body
 
 
-def test_pydantic_program_mode_is_honoured(emu: Emulator) -> None:
-    llm = Juhe(
-        model="gpt-4o",
-        api_key=emu.api_key,
-        api_base=emu.base_url,
-        pydantic_program_mode=PydanticProgramMode.FUNCTION,
-    )
+def test_pydantic_program_mode_is_honoured(emu: Emulator, make_llm: Callable[..., Juhe]) -> None:
+    llm = make_llm(model="gpt-4o", pydantic_program_mode=PydanticProgramMode.FUNCTION)
     llm.structured_predict(City, PromptTemplate("Extract: {t}"), t="Lyon, France")
     assert "tools" in emu.requests[-1].json
 
