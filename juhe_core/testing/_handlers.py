@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _openai as oa
+from . import _openai_request as oa_request
 from ._embed import default_dimensions, embed_text, embed_token_ids, to_base64
 from ._model import answer, prompt_tokens
 from ._relay import fault_body, fault_headers, middleware_error, relay_error
@@ -145,10 +146,10 @@ def chat_completions(state: State, rec: RecordedRequest) -> Response:
     body, model = routed
     rid = rec.request_id
     try:
-        query, options = oa.parse_chat(body)
-    except oa.InvalidRequest as exc:
+        query, options = oa_request.parse_chat(body)
+    except oa_request.InvalidRequest as exc:
         return json_response(500, relay_error(str(exc), rid, "invalid_request"), rid)
-    except oa.UpstreamReject as exc:
+    except oa_request.UpstreamReject as exc:
         return _upstream_400(rid, str(exc), exc.param)
     item = _take(state, rec, options.stream)
     if isinstance(item, Fault):
@@ -165,7 +166,7 @@ def _chat_answer(
     state: State,
     rec: RecordedRequest,
     query: ChatQuery,
-    options: oa.ChatOptions,
+    options: oa_request.ChatOptions,
     reply: Reply | None,
     fault: StreamFault | None,
 ) -> Response:

@@ -57,13 +57,20 @@ def answer(query: ChatQuery, new_call_id: Callable[[], str]) -> Turn:
         text = _after_tools(query)
     else:
         chosen = _choose_tools(query, user.text, from_user=last.role == "user")
-        values = Values(user.text)
-        calls = tuple(
-            ToolCall(new_call_id(), t.name, _dumps(instance(t.parameters or _NO_ARGS, values)))
-            for t in chosen
-        )
+        calls = _calls(chosen, user.text, new_call_id) if chosen else ()
         text = "" if calls else _text_answer(query, user)
     return _finish(query, text, reasoning, calls)
+
+
+def _calls(
+    tools: list[ToolSpec], text: str, new_call_id: Callable[[], str]
+) -> tuple[ToolCall, ...]:
+    """One call per tool, arguments filled from ``text`` (values shared across the calls)."""
+    values = Values(text)
+    return tuple(
+        ToolCall(new_call_id(), t.name, _dumps(instance(t.parameters or _NO_ARGS, values)))
+        for t in tools
+    )
 
 
 def _finish(query: ChatQuery, text: str, reasoning: str, calls: tuple[ToolCall, ...]) -> Turn:

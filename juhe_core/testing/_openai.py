@@ -1,204 +1,35 @@
-"""The OpenAI wire format of the emulator: request parsing and response rendering.
+"""OpenAI-format responses: a ``Turn`` rendered as the relay would pass it on.
 
-``parse_chat`` reads a ``/v1/chat/completions`` body into the neutral ``ChatQuery`` plus the
-OpenAI-only ``ChatOptions``; ``completion`` and ``chunk_plan`` render a ``Turn`` as the
-non-stream body or as the chunk sequence of a stream (relay-behavior.md §4, §8, §9);
-``embedding_list`` and ``model_list`` render the other OpenAI-format routes. Pure functions:
-randomness (ids, chunk sizes) comes in as a ``random.Random``.
+``completion`` and ``chunk_plan`` render a turn as the non-stream ``chat.completion`` body or
+as the chunk sequence of a stream (relay-behavior.md §4, §8, §9); ``embedding_list``,
+``model_list`` and ``model_not_found`` render the other OpenAI-format routes. Pure functions:
+randomness (chunk sizes) comes in as a ``random.Random``. Each wire format gets a renderer
+module like this one; the built-in model and the scripting stay format-neutral.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._openai_request import ChatOptions
 from ._relay import relay_error
 from ._stream import ChunkPlan
-from ._text import count_tokens, pieces
-from ._turn import ChatQuery, PromptMessage, ToolSpec, Turn
+from ._text import pieces
+from ._turn import Turn
 
 __all__ = [
-    "ChatOptions",
-    "InvalidRequest",
-    "UpstreamReject",
+    "Meta",
     "chunk_plan",
     "completion",
     "embedding_list",
     "model_list",
-    "parse_chat",
+    "model_not_found",
     "usage",
+    "verbatim_plan",
 ]
-
-_REASONING_MODEL = re.compile(r"(^|/)o[134](-|$)|reasoner|thinking|(^|/)deepseek-r1", re.I)
-_NO_REASONING = re.compile(r"nothinking|non-reasoning", re.I)
-
-
-class InvalidRequest(ValueError):
-    """A body the relay rejects itself: 500 ``invalid_request`` (§3)."""
-
-
-class UpstreamReject(ValueError):
-    """A body the upstream would reject: 400 ``invalid_request_error``, passed through."""
-
-    def __init__(self, message: str, param: str) -> None:
-        """Remember the offending parameter."""
-        super().__init__(message)
-        self.param = param
-
-
-@dataclass(frozen=True)
-class ChatOptions:
-    """Request fields that only shape the OpenAI rendering."""
-
-    stream: bool = False
-    """``stream: true``."""
-    include_usage: bool = True
-    """False only when ``stream_options.include_usage`` is false (§8)."""
-    logprobs: int | None = None
-    """``top_logprobs`` count when ``logprobs: true`` was asked, else ``None``."""
-
-
-def _text_of(content: Any) -> tuple[str, int, int, int]:
-    """Text, image, audio and file counts of an OpenAI message ``content``."""
-    if isinstance(content, str):
-        return content, 0, 0, 0
-    texts: list[str] = []
-    images = audio = files = 0
-    for part in content if isinstance(content, list) else ():
-        kind = part.get("type") if isinstance(part, Mapping) else None
-        if kind == "text":
-            texts.append(str(part.get("text", "")))
-        elif kind in ("image_url", "image"):
-            images += 1
-        elif kind in ("input_audio", "audio"):
-            audio += 1
-        elif kind == "file":
-            files += 1
-    return "\n".join(texts), images, audio, files
-
-
-def _messages(raw: list[Any]) -> tuple[PromptMessage, ...]:
-    names: dict[str, str] = {}
-    out: list[PromptMessage] = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            raise InvalidRequest("messages must be objects")
-        role = str(item.get("role", "user"))
-        text, images, audio, files = _text_of(item.get("content"))
-        calls = [c for c in item.get("tool_calls") or () if isinstance(c, Mapping)]
-        for call in calls:
-            names[str(call.get("id", ""))] = str((call.get("function") or {}).get("name", ""))
-        tool_name = names.get(str(item.get("tool_call_id", ""))) or item.get("name")
-        out.append(
-            PromptMessage(
-                role="tool" if role == "function" else role,
-                text=text,
-                images=images,
-                audio=audio,
-                files=files,
-                tool_name=str(tool_name) if tool_name else None,
-                tool_calls=tuple(names[str(c.get("id", ""))] for c in calls),
-            )
-        )
-    return tuple(out)
-
-
-def _tools(body: Mapping[str, Any]) -> tuple[ToolSpec, ...]:
-    raw = body.get("tools") or [{"function": f} for f in body.get("functions") or ()]
-    tools = []
-    for entry in raw if isinstance(raw, list) else ():
-        fn = entry.get("function") if isinstance(entry, Mapping) else None
-        if isinstance(fn, Mapping) and fn.get("name"):
-            params = fn.get("parameters")
-            tools.append(
-                ToolSpec(
-                    name=str(fn["name"]),
-                    description=str(fn.get("description") or ""),
-                    parameters=params if isinstance(params, Mapping) else {},
-                )
-            )
-    return tuple(tools)
-
-
-def _tool_choice(body: Mapping[str, Any]) -> tuple[str, str | None]:
-    choice = body.get("tool_choice", body.get("function_call"))
-    if isinstance(choice, Mapping):
-        fn = choice.get("function") if "function" in choice else choice
-        name = fn.get("name") if isinstance(fn, Mapping) else None
-        return "required", str(name) if name else None
-    if choice in ("none", "required", "auto"):
-        return str(choice), None
-    if choice == "any":
-        return "required", None
-    return "auto", None
-
-
-def _reasoning(body: Mapping[str, Any], model: str) -> bool:
-    effort = body.get("reasoning_effort")
-    if effort is not None:
-        return bool(effort != "none")
-    return bool(_REASONING_MODEL.search(model)) and not _NO_REASONING.search(model)
-
-
-def _max_tokens(body: Mapping[str, Any]) -> int | None:
-    value = body.get("max_completion_tokens", body.get("max_tokens"))
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidRequest("max_tokens is invalid")
-    return value
-
-
-def parse_chat(body: Mapping[str, Any]) -> tuple[ChatQuery, ChatOptions]:
-    """Read a chat-completions body; raises ``InvalidRequest`` or ``UpstreamReject``."""
-    raw_messages = body.get("messages")
-    if not raw_messages:
-        raise InvalidRequest("field messages is required")
-    if not isinstance(raw_messages, list):
-        raise InvalidRequest("field messages must be an array")
-    n = body.get("n")
-    if n is not None and n != 1:
-        raise UpstreamReject("The emulator supports only n=1.", "n")
-    model = str(body["model"])
-    tools = _tools(body)
-    choice, forced = _tool_choice(body)
-    fmt = body.get("response_format")
-    fmt = fmt if isinstance(fmt, Mapping) else {}
-    schema = (
-        (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-    )
-    stop = body.get("stop")
-    stops = (stop,) if isinstance(stop, str) else tuple(s for s in stop or () if isinstance(s, str))
-    extra = count_tokens(json.dumps(body.get("tools") or body.get("functions"))) if tools else 0
-    query = ChatQuery(
-        model=model,
-        messages=_messages(raw_messages),
-        tools=tools,
-        tool_choice=choice,
-        forced_tool=forced,
-        parallel_tool_calls=body.get("parallel_tool_calls") is not False,
-        json_schema=schema if isinstance(schema, Mapping) else None,
-        json_object=fmt.get("type") == "json_object",
-        reasoning=_reasoning(body, model),
-        stop=stops,
-        max_tokens=_max_tokens(body),
-        prompt_extra_tokens=extra,
-    )
-    stream_options = body.get("stream_options")
-    include = not (
-        isinstance(stream_options, Mapping) and stream_options.get("include_usage") is False
-    )
-    top = body.get("top_logprobs")
-    options = ChatOptions(
-        stream=body.get("stream") is True,
-        include_usage=include,
-        logprobs=(top if isinstance(top, int) else 0) if body.get("logprobs") is True else None,
-    )
-    return query, options
 
 
 def usage(turn: Turn, overlay: Mapping[str, Any] | None = None) -> dict[str, Any]:
