@@ -33,7 +33,6 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from juhe_core.catalogue import ModelCapabilities, capabilities_for
@@ -55,7 +54,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 logger = logging.getLogger(__name__)
 
 
-class Juhe(JsonSchemaLLM, FunctionCallingLLM):
+class Juhe(JsonSchemaLLM):
     """Chat models served by Juhe (https://api.juheai.top), as a LlamaIndex LLM.
 
     Any model name works: context window, output cap and tool support come from

@@ -19,6 +19,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import ChatMessage
+from llama_index.core.llms.function_calling import FunctionCallingLLM
 
 from juhe_core.errors import (
     AuthenticationError,
@@ -41,6 +42,7 @@ KEY = "sk-secret-key-value-0123456789"
 
 def test_class_name_and_defaults() -> None:
     llm = Juhe()
+    assert isinstance(llm, FunctionCallingLLM)
     assert Juhe.class_name() == "Juhe"
     assert llm.to_dict()["class_name"] == "Juhe"
     assert (llm.model, llm.api_base, llm.api_format) == (
