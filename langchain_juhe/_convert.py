@@ -45,7 +45,6 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import ToolCallChunk, invalid_tool_call, tool_call
 from langchain_core.messages.tool import tool_call_chunk as make_tool_call_chunk
-from langchain_core.utils.function_calling import convert_to_openai_function
 from typing_extensions import assert_never
 
 from juhe_core._json import parse_tool_arguments
@@ -57,41 +56,32 @@ from juhe_core.messages import (
     FilePart,
     FinishDelta,
     ImagePart,
-    JsonObjectFormat,
-    JsonSchemaFormat,
     Message,
     MetadataDelta,
-    NamedToolChoice,
     Part,
     PartDelta,
     ProviderPart,
     ReasoningDelta,
     ReasoningPart,
-    ResponseFormat,
     Role,
     StreamDelta,
     TextDelta,
     TextPart,
     ToolCallDelta,
     ToolCallPart,
-    ToolChoice,
-    ToolDefinition,
     ToolResultPart,
     Usage,
     UsageDelta,
     VideoPart,
 )
+from langchain_juhe.tools import to_response_format, to_tool_choice, to_tool_definitions
 
 __all__ = [
     "PROVIDER",
     "ChunkBuilder",
-    "json_schema_response_format",
     "to_ai_message",
     "to_chat_request",
     "to_messages",
-    "to_response_format",
-    "to_tool_choice",
-    "to_tool_definitions",
     "to_usage_metadata",
 ]
 
@@ -113,12 +103,6 @@ _ROLES: Final[Mapping[str, Role]] = {
     "human": "user",
     "assistant": "assistant",
     "ai": "assistant",
-}
-_TOOL_CHOICES: Final[Mapping[str, ToolChoice]] = {
-    "auto": "auto",
-    "none": "none",
-    "required": "required",
-    "any": "required",  # LangChain's spelling of "call some tool"
 }
 # Call-time keywords that become ChatRequest fields; anything else goes to extra_body.
 _REQUEST_FIELDS: Final = (
@@ -335,84 +319,6 @@ def _map_non_standard_ai(value: Any, skip_ids: set[str], kwargs: Mapping[str, An
         call = {"id": value.get("id"), "name": value.get("name"), "args": value.get("input")}
         return [_call_part(call, kwargs)]
     raise UnsupportedFeatureError(f"an ai message cannot carry a {kind!r} block")
-
-
-# --- bound keywords (OpenAI-style dicts, as bind_tools stores them) -> neutral ---
-
-
-def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
-    """Tools (OpenAI tool dicts, or anything ``convert_to_openai_function`` takes)."""
-    out = []
-    for tool in tools:
-        if isinstance(tool, Mapping) and tool.get("type") == "function":
-            function = tool.get("function")
-        elif isinstance(tool, Mapping) and "type" in tool and "name" not in tool:
-            raise UnsupportedFeatureError(
-                f"built-in tool {tool['type']!r} is not a function tool; only function tools "
-                "can be sent"
-            )
-        else:
-            function = convert_to_openai_function(tool)
-        if not isinstance(function, Mapping) or not function.get("name"):
-            raise UnsupportedFeatureError(f"a tool without a function name: {tool!r:.200}")
-        out.append(
-            ToolDefinition(
-                name=function["name"],
-                description=function.get("description") or "",
-                parameters=function.get("parameters") or {"type": "object", "properties": {}},
-                strict=function.get("strict"),
-            )
-        )
-    return tuple(out)
-
-
-def to_tool_choice(value: Any) -> ToolChoice | None:
-    """``tool_choice`` in any spelling LangChain users write (OpenAI or Anthropic style)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "required" if value else "none"
-    if isinstance(value, str):
-        return _TOOL_CHOICES.get(value) or NamedToolChoice(value)
-    if isinstance(value, Mapping):
-        function = value.get("function")
-        if isinstance(function, Mapping) and function.get("name"):
-            return NamedToolChoice(function["name"])
-        if value.get("type") == "tool" and value.get("name"):
-            return NamedToolChoice(value["name"])
-        if value.get("type") in _TOOL_CHOICES:
-            return _TOOL_CHOICES[value["type"]]
-    raise UnsupportedFeatureError(f"unsupported tool_choice {value!r}")
-
-
-def json_schema_response_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
-    """The OpenAI ``json_schema`` response format for a pydantic/TypedDict/JSON schema."""
-    function = convert_to_openai_function(schema, strict=strict)
-    spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
-    if function.get("description"):
-        spec["description"] = function["description"]
-    if strict is not None:
-        spec["strict"] = strict
-    return {"type": "json_schema", "json_schema": spec}
-
-
-def to_response_format(value: Any) -> ResponseFormat | None:
-    """``response_format``: an OpenAI dict, or a schema class (then ``json_schema``)."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        value = json_schema_response_format(value)
-    if value.get("type") == "json_object":
-        return JsonObjectFormat()
-    spec = value.get("json_schema")
-    if value.get("type") == "json_schema" and isinstance(spec, Mapping) and "schema" in spec:
-        return JsonSchemaFormat(
-            name=spec.get("name") or "response",
-            schema=spec["schema"],
-            strict=spec.get("strict"),
-            description=spec.get("description"),
-        )
-    raise UnsupportedFeatureError(f"unsupported response_format {value!r:.200}")
 
 
 def to_chat_request(

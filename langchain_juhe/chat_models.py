@@ -34,6 +34,7 @@ from langchain_juhe.tools import (
     default_structured_output_method,
     format_tool_choice,
     format_tools,
+    json_schema_response_format,
     structured_output_parser,
 )
 
@@ -509,7 +510,7 @@ class ChatJuhe(BaseChatModel):
                 [schema], tool_choice=name, strict=strict, ls_structured_output_format=ls_format
             )
         elif chosen == "json_schema":
-            response_format = _convert.json_schema_response_format(schema, strict=strict)
+            response_format = json_schema_response_format(schema, strict=strict)
             llm = self.bind(response_format=response_format, ls_structured_output_format=ls_format)
         else:
             ls_format["kwargs"] = {"method": chosen}

@@ -2,8 +2,11 @@
 
 Tools are bound as OpenAI-style tool dicts (what ``langchain_core`` produces from
 pydantic models, TypedDicts, functions, ``BaseTool``s and JSON schemas), so bound
-keywords stay plain data: serialisable, traceable, and mapped to the neutral
-``ToolDefinition`` only when a request is built (``_convert.to_tool_definitions``).
+keywords stay plain data: serialisable and traceable.
+
+Bound tool dicts, tool choices and response formats become neutral ``juhe_core`` values
+when a request is built (``to_tool_definitions``, ``to_tool_choice``,
+``to_response_format``), whatever spelling the user wrote (OpenAI or Anthropic style).
 
 Structured output picks its default method from the model's profile. A relay serves
 many families: forcing OpenAI's ``json_schema`` on a model whose upstream lacks it (the
@@ -13,8 +16,8 @@ so such models default to tool calling instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias
 
 from langchain_core.language_models import ModelProfile
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
@@ -23,20 +26,44 @@ from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
     PydanticToolsParser,
 )
-from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.function_calling import (
+    convert_to_openai_function,
+    convert_to_openai_tool,
+)
 from langchain_core.utils.pydantic import is_basemodel_subclass
+
+from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.messages import (
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    NamedToolChoice,
+    ResponseFormat,
+    ToolChoice,
+    ToolDefinition,
+)
 
 __all__ = [
     "StructuredOutputMethod",
+    "check_method",
     "default_structured_output_method",
     "format_tool_choice",
     "format_tools",
+    "json_schema_response_format",
     "structured_output_parser",
+    "to_response_format",
+    "to_tool_choice",
+    "to_tool_definitions",
 ]
 
 StructuredOutputMethod: TypeAlias = Literal["json_schema", "function_calling", "json_mode"]
 _METHODS: tuple[StructuredOutputMethod, ...] = ("json_schema", "function_calling", "json_mode")
 _CHOICE_WORDS = frozenset({"auto", "none", "required", "any"})
+_TOOL_CHOICES: Final[Mapping[str, ToolChoice]] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+    "any": "required",  # LangChain's spelling of "call some tool"
+}
 
 
 def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[dict[str, Any]]:
@@ -101,3 +128,81 @@ def structured_output_parser(schema: Any, method: StructuredOutputMethod) -> Out
     if is_pydantic:
         return PydanticOutputParser(pydantic_object=schema)
     return JsonOutputParser()
+
+
+# --- bound keywords (OpenAI-style dicts, as bind_tools stores them) -> neutral ---
+
+
+def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
+    """Tools (OpenAI tool dicts, or anything ``convert_to_openai_function`` takes)."""
+    out = []
+    for tool in tools:
+        if isinstance(tool, Mapping) and tool.get("type") == "function":
+            function = tool.get("function")
+        elif isinstance(tool, Mapping) and "type" in tool and "name" not in tool:
+            raise UnsupportedFeatureError(
+                f"built-in tool {tool['type']!r} is not a function tool; only function tools "
+                "can be sent"
+            )
+        else:
+            function = convert_to_openai_function(tool)
+        if not isinstance(function, Mapping) or not function.get("name"):
+            raise UnsupportedFeatureError(f"a tool without a function name: {tool!r:.200}")
+        out.append(
+            ToolDefinition(
+                name=function["name"],
+                description=function.get("description") or "",
+                parameters=function.get("parameters") or {"type": "object", "properties": {}},
+                strict=function.get("strict"),
+            )
+        )
+    return tuple(out)
+
+
+def to_tool_choice(value: Any) -> ToolChoice | None:
+    """``tool_choice`` in any spelling LangChain users write (OpenAI or Anthropic style)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "required" if value else "none"
+    if isinstance(value, str):
+        return _TOOL_CHOICES.get(value) or NamedToolChoice(value)
+    if isinstance(value, Mapping):
+        function = value.get("function")
+        if isinstance(function, Mapping) and function.get("name"):
+            return NamedToolChoice(function["name"])
+        if value.get("type") == "tool" and value.get("name"):
+            return NamedToolChoice(value["name"])
+        if value.get("type") in _TOOL_CHOICES:
+            return _TOOL_CHOICES[value["type"]]
+    raise UnsupportedFeatureError(f"unsupported tool_choice {value!r}")
+
+
+def json_schema_response_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
+    """The OpenAI ``json_schema`` response format for a pydantic/TypedDict/JSON schema."""
+    function = convert_to_openai_function(schema, strict=strict)
+    spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
+    if function.get("description"):
+        spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def to_response_format(value: Any) -> ResponseFormat | None:
+    """``response_format``: an OpenAI dict, or a schema class (then ``json_schema``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        value = json_schema_response_format(value)
+    if value.get("type") == "json_object":
+        return JsonObjectFormat()
+    spec = value.get("json_schema")
+    if value.get("type") == "json_schema" and isinstance(spec, Mapping) and "schema" in spec:
+        return JsonSchemaFormat(
+            name=spec.get("name") or "response",
+            schema=spec["schema"],
+            strict=spec.get("strict"),
+            description=spec.get("description"),
+        )
+    raise UnsupportedFeatureError(f"unsupported response_format {value!r:.200}")

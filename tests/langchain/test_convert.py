@@ -48,7 +48,7 @@ from juhe_core.messages import (
     VideoPart,
 )
 from juhe_core.wire import openai as openai_codec
-from langchain_juhe import _convert
+from langchain_juhe import _convert, tools
 from langchain_juhe.tools import format_tool_choice, format_tools
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -404,13 +404,13 @@ def test_tool_definitions_from_every_tool_form() -> None:
         "type": "object",
         "properties": {"q": {"type": "string"}},
     }
-    tools = format_tools([Weather, Point, add, schema], strict=True)
-    definitions = _convert.to_tool_definitions(tools)
+    formatted = format_tools([Weather, Point, add, schema], strict=True)
+    definitions = tools.to_tool_definitions(formatted)
     assert [d.name for d in definitions] == ["Weather", "Point", "add", "lookup"]
     assert definitions[0].parameters["properties"]["city"]["description"] == "the city"
     assert all(d.strict is True for d in definitions)
     with pytest.raises(UnsupportedFeatureError, match="web_search"):
-        _convert.to_tool_definitions([{"type": "web_search_preview"}])
+        tools.to_tool_definitions([{"type": "web_search_preview"}])
 
 
 @pytest.mark.parametrize(
@@ -429,32 +429,32 @@ def test_tool_definitions_from_every_tool_form() -> None:
     ],
 )
 def test_tool_choice_spellings(value: Any, expected: Any) -> None:
-    assert _convert.to_tool_choice(value) == expected
+    assert tools.to_tool_choice(value) == expected
 
 
 def test_bind_time_tool_choice_checks_names() -> None:
-    tools = format_tools([add])
-    assert format_tool_choice("any", tools) == "required"
-    assert format_tool_choice("add", tools) == {"type": "function", "function": {"name": "add"}}
+    formatted = format_tools([add])
+    assert format_tool_choice("any", formatted) == "required"
+    assert format_tool_choice("add", formatted) == {"type": "function", "function": {"name": "add"}}
     with pytest.raises(ValueError, match="bound tools"):
-        format_tool_choice("subtract", tools)
+        format_tool_choice("subtract", formatted)
 
 
 def test_response_formats() -> None:
-    assert _convert.to_response_format({"type": "json_object"}) == JsonObjectFormat()
-    fmt = _convert.json_schema_response_format(Weather, strict=True)
+    assert tools.to_response_format({"type": "json_object"}) == JsonObjectFormat()
+    fmt = tools.json_schema_response_format(Weather, strict=True)
     assert fmt["json_schema"]["name"] == "Weather" and fmt["json_schema"]["strict"] is True
-    parsed = _convert.to_response_format(fmt)
+    parsed = tools.to_response_format(fmt)
     assert isinstance(parsed, JsonSchemaFormat)
     assert parsed.schema["required"] == ["city"]
     assert parsed.schema["additionalProperties"] is False
-    assert _convert.to_response_format(Weather) == JsonSchemaFormat(
+    assert tools.to_response_format(Weather) == JsonSchemaFormat(
         "Weather",
-        _convert.json_schema_response_format(Weather)["json_schema"]["schema"],
+        tools.json_schema_response_format(Weather)["json_schema"]["schema"],
         description="Get the weather.",
     )
     with pytest.raises(UnsupportedFeatureError):
-        _convert.to_response_format({"type": "xml"})
+        tools.to_response_format({"type": "xml"})
 
 
 def test_request_merges_defaults_call_keywords_and_extra_body() -> None:
