@@ -38,7 +38,7 @@ from llama_index.core.llms.llm import ToolSelection
 from juhe_core.catalogue import ModelCapabilities, capabilities_for
 from juhe_core.messages import ChatRequest
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
-from juhe_core.wire import codec_for
+from juhe_core.wire import resolve_format
 from llama_index_juhe._clients import Clients, settings_of
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import chat_request, map_tool_choice, map_tools
@@ -128,8 +128,7 @@ class Juhe(JsonSchemaLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        if api_format != "auto":  # "auto": the model's native format, chosen per call
-            codec_for(api_format)  # juhe_core's error, naming the formats there are
+        resolve_format(api_format, model)  # juhe_core's error for unknown formats
         # Resolve the environment once, so the fields show what will be used, and a
         # malformed base URL fails here rather than at the first request.
         settings = Settings.resolve(
