@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
@@ -23,11 +21,14 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
 
 from juhe_core.catalogue import capabilities_for, guess_format
 from juhe_core.client import AsyncJuheClient, JuheClient
+from juhe_core.messages import ChatRequest
 from juhe_core.settings import DEFAULT_TIMEOUT
 from langchain_juhe import _convert
+from langchain_juhe._clients import ClientCache
 from langchain_juhe.tools import (
     StructuredOutputMethod,
     check_method,
@@ -216,9 +217,7 @@ class ChatJuhe(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _client: tuple[tuple[Any, ...], JuheClient] | None = PrivateAttr(default=None)
-    _async_client: tuple[tuple[Any, ...], AsyncJuheClient] | None = PrivateAttr(default=None)
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
     @classmethod
@@ -315,18 +314,7 @@ class ChatJuhe(BaseChatModel):
 
     # --- clients: one sync and one async client per model object, made on first use ---
 
-    def _client_key(self) -> tuple[Any, ...]:
-        headers = tuple(sorted((self.default_headers or {}).items()))
-        return (
-            self.api_key,
-            self.base_url,
-            self.timeout,
-            self.max_retries,
-            headers,
-            self.allow_insecure_http,
-        )
-
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _settings(self) -> dict[str, Any]:
         return {
             "api_key": self.api_key,
             "base_url": self.base_url,
@@ -337,52 +325,36 @@ class ChatJuhe(BaseChatModel):
         }
 
     def _get_client(self) -> JuheClient:
-        # Settings are part of the key so that a model_copy(update=...) gets its own client.
-        key = (*self._client_key(), id(self.http_client))
-        with self._lock:
-            if self._client is None or self._client[0] != key:
-                client = JuheClient(**self._client_kwargs(), http_client=self.http_client)
-                self._client = (key, client)
-            return self._client[1]
+        return self._clients.sync(self._settings(), self.http_client)
 
     def _get_async_client(self) -> AsyncJuheClient:
-        # Pooled async connections belong to one event loop: a new loop (another
-        # asyncio.run) gets a new client instead of reusing dead connections.
-        loop = asyncio.get_running_loop()
-        key = (*self._client_key(), id(self.http_async_client), loop)
-        with self._lock:
-            if self._async_client is None or self._async_client[0] != key:
-                client = AsyncJuheClient(
-                    **self._client_kwargs(), http_client=self.http_async_client
-                )
-                self._async_client = (key, client)
-            return self._async_client[1]
+        return self._clients.async_(self._settings(), self.http_async_client)
+
+    def __copy__(self) -> Self:
+        # A copy (model_copy) gets its own clients; see ClientCache.
+        clone = super().__copy__()
+        clone._clients = ClientCache()
+        return clone
 
     def close(self) -> None:
         """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
-        with self._lock:
-            entry, self._client = self._client, None
-        if entry is not None:
-            entry[1].close()
+        self._clients.close()
 
     async def aclose(self) -> None:
         """Close the async client's pooled connections (``http_async_client`` stays open)."""
-        with self._lock:
-            entry, self._async_client = self._async_client, None
-        if entry is not None:
-            await entry[1].aclose()
+        await self._clients.aclose()
 
     # --- generation ---
 
     def _request_args(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[Any, str, bool]:
+    ) -> tuple[ChatRequest, str, bool]:
+        """The neutral request, the model name asked for, and whether to stream usage."""
         kwargs.pop("stream", None)
         stream_usage = bool(kwargs.pop("stream_usage", self.stream_usage))
         params = {**self._default_params, "model_kwargs": self.model_kwargs, **kwargs}
         params.pop("stream_usage", None)
-        if self.extra_body and "extra_body" not in kwargs:
-            params["extra_body"] = self.extra_body
+        params["extra_body"] = {**(self.extra_body or {}), **(kwargs.get("extra_body") or {})}
         model = params.pop("model")
         request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
         return request, model, stream_usage

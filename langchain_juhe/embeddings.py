@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
 import httpx
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.settings import DEFAULT_TIMEOUT
+from langchain_juhe._clients import ClientCache
 
 __all__ = ["JuheEmbeddings"]
 
@@ -90,13 +90,9 @@ class JuheEmbeddings(BaseModel, Embeddings):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, extra="forbid")
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _client: JuheClient | None = PrivateAttr(default=None)
-    _async_client: tuple[asyncio.AbstractEventLoop, AsyncJuheClient] | None = PrivateAttr(
-        default=None
-    )
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _settings(self) -> dict[str, Any]:
         return {
             "api_key": self.api_key,
             "base_url": self.base_url,
@@ -107,35 +103,24 @@ class JuheEmbeddings(BaseModel, Embeddings):
         }
 
     def _get_client(self) -> JuheClient:
-        with self._lock:
-            if self._client is None:
-                self._client = JuheClient(**self._client_kwargs(), http_client=self.http_client)
-            return self._client
+        return self._clients.sync(self._settings(), self.http_client)
 
     def _get_async_client(self) -> AsyncJuheClient:
-        # Pooled async connections belong to one event loop (see ChatJuhe).
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._async_client is None or self._async_client[0] is not loop:
-                client = AsyncJuheClient(
-                    **self._client_kwargs(), http_client=self.http_async_client
-                )
-                self._async_client = (loop, client)
-            return self._async_client[1]
+        return self._clients.async_(self._settings(), self.http_async_client)
+
+    def __copy__(self) -> Self:
+        # A copy (model_copy) gets its own clients; see ClientCache.
+        clone = super().__copy__()
+        clone._clients = ClientCache()
+        return clone
 
     def close(self) -> None:
         """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._clients.close()
 
     async def aclose(self) -> None:
         """Close the async client's pooled connections (``http_async_client`` stays open)."""
-        with self._lock:
-            entry, self._async_client = self._async_client, None
-        if entry is not None:
-            await entry[1].aclose()
+        await self._clients.aclose()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts; one vector per text, in order. ``[]`` gives ``[]``."""

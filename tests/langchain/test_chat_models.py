@@ -388,9 +388,14 @@ def test_dumpd_load_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_keywords_go_to_model_kwargs_and_the_body(llm: ChatJuhe, emu: Emulator) -> None:
     with pytest.warns(UserWarning, match="frequency_penalty"):
-        other = ChatJuhe(base_url=emu.base_url, api_key=emu.api_key, frequency_penalty=0.5)
-    other.invoke("hi", extra_body={"user": "abc"})
+        other = ChatJuhe(
+            base_url=emu.base_url,
+            api_key=emu.api_key,
+            frequency_penalty=0.5,
+            extra_body={"user": "model", "safe": True},
+        )
+    other.invoke("hi", extra_body={"user": "call"})
     body = emu.requests[-1].json
-    assert (body["frequency_penalty"], body["user"]) == (0.5, "abc")
+    assert (body["frequency_penalty"], body["user"], body["safe"]) == (0.5, "call", True)
     with pytest.raises(ValueError, match="temperature"):
         ChatJuhe(model_kwargs={"temperature": 1})

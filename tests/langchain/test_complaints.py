@@ -9,7 +9,9 @@ Also: an LCEL chain and an agent, end to end, and the key never escaping.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import pickle
 import time
 from typing import Any
 
@@ -177,9 +179,16 @@ def test_custom_async_http_client_is_used_and_left_open(emu: Emulator) -> None:
 def test_one_client_per_model_and_one_async_client_per_loop(emu: Emulator) -> None:
     llm = chat(emu)
     llm.invoke("a")
-    first = llm._client
+    first = llm._get_client()
     llm.invoke("b")
-    assert llm._client is first
+    assert llm._get_client() is first
+    copied = llm.model_copy(update={"model": "gpt-4o"})
+    assert copied._get_client() is not first and llm._get_client() is first
+    deep = copy.deepcopy(llm)  # no locks or sockets are copied
+    assert "deep" in deep.invoke("deep").text
+    assert pickle.loads(pickle.dumps(llm)).model == "gpt-4o-mini"
+    llm.base_url = emu.base_url + "/v1"  # changed settings: a new client
+    assert llm._get_client() is not first
     # Two event loops (two asyncio.run calls): each gets working connections.
     assert "one" in asyncio.run(llm.ainvoke("one")).text
     assert "two" in asyncio.run(llm.ainvoke("two")).text

@@ -1,0 +1,80 @@
+"""The ``juhe_core`` clients of one model object, made on first use.
+
+``ChatJuhe`` and ``JuheEmbeddings`` each own one ``ClientCache``: one sync client for sync
+calls, one async client for async calls. A client is rebuilt when the settings it was
+made from change (a field assigned after first use), and the async client also when the
+running event loop changes: pooled async connections belong to the loop that opened
+them, so a second ``asyncio.run`` must not reuse them. Copies and pickles of a model
+start with an empty cache (a client holds sockets and locks that must not be shared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from juhe_core.client import AsyncJuheClient, JuheClient
+
+__all__ = ["ClientCache"]
+
+
+def _key(settings: Mapping[str, Any], http: object, *extra: object) -> tuple[Any, ...]:
+    items = tuple(
+        (k, tuple(sorted(v.items())) if isinstance(v, Mapping) else v)
+        for k, v in sorted(settings.items())
+    )
+    return (*items, id(http), *extra)
+
+
+class ClientCache:
+    """A sync and an async client, each made on first use and rebuilt when stale."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sync: tuple[tuple[Any, ...], JuheClient] | None = None
+        self._async: tuple[tuple[Any, ...], AsyncJuheClient] | None = None
+
+    def sync(self, settings: Mapping[str, Any], http_client: httpx.Client | None) -> JuheClient:
+        """The sync client for ``settings`` (``JuheClient`` keyword arguments)."""
+        key = _key(settings, http_client)
+        with self._lock:
+            if self._sync is None or self._sync[0] != key:
+                self._sync = (key, JuheClient(**settings, http_client=http_client))
+            return self._sync[1]
+
+    def async_(
+        self, settings: Mapping[str, Any], http_client: httpx.AsyncClient | None
+    ) -> AsyncJuheClient:
+        """The async client for ``settings`` on the running event loop."""
+        key = _key(settings, http_client, asyncio.get_running_loop())
+        with self._lock:
+            if self._async is None or self._async[0] != key:
+                self._async = (key, AsyncJuheClient(**settings, http_client=http_client))
+            return self._async[1]
+
+    def close(self) -> None:
+        """Close the sync client (a caller-supplied httpx client stays open)."""
+        with self._lock:
+            entry, self._sync = self._sync, None
+        if entry is not None:
+            entry[1].close()
+
+    async def aclose(self) -> None:
+        """Close the async client (a caller-supplied httpx client stays open)."""
+        with self._lock:
+            entry, self._async = self._async, None
+        if entry is not None:
+            await entry[1].aclose()
+
+    def __copy__(self) -> ClientCache:
+        return ClientCache()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ClientCache:
+        return ClientCache()
+
+    def __reduce__(self) -> tuple[type[ClientCache], tuple[()]]:
+        return (ClientCache, ())
