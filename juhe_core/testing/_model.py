@@ -14,7 +14,7 @@ tool is special-cased), so framework test suites can run against it:
 - Structured output: an instance of the requested schema; JSON mode: an object with the keys
   the request names in quotes, else ``{"answer": …}``.
 - ``stop`` cuts the text at the first stop string; ``max_tokens`` truncates (reasoning first)
-  and reports ``length``.
+  and reports ``length``. Tool-call arguments are never truncated.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ class Reply:
     (any left as ``None`` while another is set stays empty); when all three are ``None`` the
     built-in model answers and only the other fields apply. The turn is rendered in the
     route's wire format, as a JSON body or as the relay's chunk sequence for a stream.
+    ``chunks`` and ``raw`` apply to streaming requests, ``body`` to the others (and to a
+    stream request that has no ``chunks``/``raw``). For embeddings and other routes only
+    ``body``, ``status``, ``headers`` and ``delay`` apply.
     """
 
     text: str | None = None
@@ -78,6 +81,11 @@ class Reply:
 
     def __post_init__(self) -> None:
         _check_delay(self.delay)
+        for call in self.tool_calls or ():
+            if not isinstance(call.get("name"), str):
+                raise ValueError(f"each tool call needs a string 'name', got {call!r}")
+            if not isinstance(call.get("arguments", {}), (str, Mapping)):
+                raise ValueError(f"tool call arguments must be a dict or a JSON string: {call!r}")
 
     @property
     def scripts_turn(self) -> bool:
@@ -161,8 +169,10 @@ class StreamFault:
             raise ValueError(f"after must be >= 0, got {self.after!r}")
         if self.seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {self.seconds!r}")
-        if self.reply is not None and self.reply.raw is not None:
-            raise ValueError("a StreamFault cannot break a Reply(raw=...) body; script the bytes")
+        if self.reply is not None and (self.reply.raw is not None or self.reply.body is not None):
+            raise ValueError(
+                "a StreamFault cannot break a verbatim raw/body reply; script the bytes"
+            )
         _check_delay(self.delay)
 
 

@@ -82,6 +82,10 @@ class Emulator:
         keys = tuple(api_keys)
         if not keys:
             raise ValueError("api_keys must name at least one key")
+        for key in keys:
+            if "-" in key.removeprefix("sk-"):
+                # The relay reads text after a '-' as a channel pin (relay-behavior.md §2).
+                raise ValueError(f"an API key may not contain '-' after 'sk-': {key[:6]}…")
         self.api_key = keys[0]
         """The first accepted key (``EMULATOR_API_KEY`` by default)."""
         self._host = "127.0.0.1" if host == "localhost" else host

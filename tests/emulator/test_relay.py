@@ -99,6 +99,13 @@ def test_other_accepted_keys() -> None:
         )
 
 
+def test_keys_with_a_dash_are_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="may not contain '-'"):
+        Emulator(api_keys=("sk-abc-def",))
+    with pytest.raises(ValueError):
+        Emulator(api_keys=())
+
+
 def test_every_response_has_a_fresh_request_id_and_version(client: httpx.Client) -> None:
     ids = set()
     for r in (client.post(CHAT, json=BODY), client.get("/v1/models"), client.get("/nope")):

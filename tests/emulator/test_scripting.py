@@ -165,6 +165,12 @@ def test_fault_validation() -> None:
         Reply(delay=-1)
     with pytest.raises(ValueError):
         StreamFault("cut", reply=Reply(raw=b"x"))
+    with pytest.raises(ValueError):
+        StreamFault("cut", reply=Reply(body={}))
+    with pytest.raises(ValueError):
+        Reply(tool_calls=[{"arguments": {}}])
+    with pytest.raises(ValueError):
+        Reply(tool_calls=[{"name": "f", "arguments": 3}])
 
 
 def stream_parts(client: httpx.Client, emu: Emulator, fault: StreamFault) -> tuple[str, list[str]]:
