@@ -13,6 +13,7 @@ relay reads a ``-suffix`` as a channel pin).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -244,6 +245,12 @@ class SyncTransport:
         """Close the HTTP client if we created it."""
         if self._owns:
             self.http.close()
+
+    def __del__(self) -> None:
+        # Like the openai SDK: a forgotten client must not leak pooled sockets.
+        if getattr(self, "_owns", False) and not self.http.is_closed:
+            with contextlib.suppress(Exception):
+                self.http.close()
 
 
 class AsyncTransport:
