@@ -12,7 +12,9 @@ import asyncio
 import copy
 import logging
 import pickle
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -278,3 +280,16 @@ def test_agent_with_a_scripted_model_turn(emu: Emulator) -> None:
     result = agent.invoke({"messages": [("user", "Weather?")]})
     assert result["messages"][-1].text == "Oslo is sunny today."
     assert emu.requests[-1].json["messages"][-1]["content"] == "It is sunny in Oslo."
+
+
+# --- the README's examples run as written ---
+
+README = Path(__file__).parents[2] / "langchain_juhe" / "README.md"
+EXAMPLES = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
+@pytest.mark.parametrize("code", EXAMPLES, ids=[f"example-{i}" for i in range(len(EXAMPLES))])
+def test_readme_examples_run(code: str, emulator_env: Emulator) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    assert emulator_env.requests, "the example made no request"
