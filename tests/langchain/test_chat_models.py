@@ -9,6 +9,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.load import dumpd, load
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
@@ -310,11 +311,36 @@ def test_reasoning_is_surfaced_and_sent_back(both: Both, emu: Emulator) -> None:
     )
 
 
-def test_reasoning_effort_and_logprobs_are_sent(both: Both, llm: ChatJuhe, emu: Emulator) -> None:
+def test_reasoning_effort_and_logprobs(both: Both, llm: ChatJuhe, emu: Emulator) -> None:
     llm.reasoning_effort, llm.logprobs, llm.top_logprobs = "low", True, 2
-    invoke(both, llm, llm, "Hello")
+    message = invoke(both, llm, llm, "Hello")
     body = emu.requests[-1].json
     assert (body["reasoning_effort"], body["logprobs"], body["top_logprobs"]) == ("low", True, 2)
+    tokens = message.response_metadata["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == message.text
+    chunks = stream(both, llm, llm, "Hello")
+    assert sum("logprobs" in c.response_metadata for c in chunks) == 1
+    assert merge(chunks).response_metadata["logprobs"]["content"] == tokens
+
+
+def test_disable_streaming_and_rate_limiter(emu: Emulator) -> None:
+    acquired: list[bool] = []
+
+    class Limiter(InMemoryRateLimiter):
+        def acquire(self, *, blocking: bool = True) -> bool:
+            acquired.append(blocking)
+            return super().acquire(blocking=blocking)
+
+    llm = ChatJuhe(
+        base_url=emu.base_url,
+        api_key=emu.api_key,
+        disable_streaming=True,
+        rate_limiter=Limiter(requests_per_second=1000, check_every_n_seconds=0.001),
+    )
+    chunks = list(llm.stream("Hello"))
+    assert len(chunks) == 1 and "Hello" in chunks[0].text
+    assert "stream" not in emu.requests[-1].json
+    assert acquired
 
 
 # --- multimodal on the wire, and what cannot be sent ---
