@@ -181,6 +181,23 @@ def test_parallel_tool_calls_stay_apart(both: Both, llm: ChatJuhe, emu: Emulator
     ]
 
 
+def test_unparseable_arguments_become_invalid_tool_calls(
+    both: Both, llm: ChatJuhe, emu: Emulator
+) -> None:
+    bad = Reply(tool_calls=[{"name": "get_weather", "arguments": '{"city": "Par', "id": "x"}])
+    emu.enqueue(bad, bad, path=CHAT)
+    bound = llm.bind_tools([get_weather])
+    message = invoke(both, bound, llm, "Paris?")
+    assert message.tool_calls == []
+    assert [(c["id"], c["name"], c["args"]) for c in message.invalid_tool_calls] == [
+        ("x", "get_weather", '{"city": "Par')
+    ]
+    # Streamed, langchain-core itself parses the merged chunks with partial-JSON parsing
+    # (AIMessageChunk.init_tool_calls), so only the raw text can be held exact.
+    full = merge(stream(both, bound, llm, "Paris?"))
+    assert [c["args"] for c in full.tool_call_chunks] == ['{"city": "Par']
+
+
 def test_tool_choice_parallel_and_strict_on_the_wire(
     both: Both, llm: ChatJuhe, emu: Emulator
 ) -> None:
@@ -248,6 +265,15 @@ def test_structured_output_every_method(
         assert body["tool_choice"]["function"]["name"] == body["tools"][0]["function"]["name"]
     else:
         assert body["response_format"] == {"type": "json_object"}
+
+
+def test_strict_json_schema_on_the_wire(llm: ChatJuhe, emu: Emulator) -> None:
+    joke = llm.with_structured_output(Joke, method="json_schema", strict=True).invoke("joke")
+    assert isinstance(joke, Joke)
+    spec = emu.requests[-1].json["response_format"]["json_schema"]
+    assert (spec["name"], spec["strict"]) == ("Joke", True)
+    assert spec["schema"]["additionalProperties"] is False
+    assert spec["schema"]["required"] == ["setup", "punchline"]
 
 
 def test_structured_output_parse_error_with_and_without_raw(

@@ -114,6 +114,15 @@ def test_broken_streams_raise_instead_of_ending_short(both: Both, emu: Emulator,
         run_stream(both, chat(emu), "Tell me a story")
 
 
+def test_request_timeout(both: Both, emu: Emulator) -> None:
+    emu.enqueue(Reply(text="late", delay=2.0), path=CHAT)
+    llm = chat(emu, timeout=0.3, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        both.run(llm, lambda: llm.invoke("hi"), lambda: llm.ainvoke("hi"))
+    assert time.monotonic() - started < 1.5
+
+
 # --- retries ---
 
 
