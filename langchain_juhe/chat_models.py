@@ -88,7 +88,8 @@ class ChatJuhe(BaseChatModel):
         base_url: str | None
             Defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
         api_format: str
-            Wire format; ``"openai"`` (chat completions).
+            Wire format: ``"openai"`` (chat completions, the default); ``"anthropic"``,
+            ``"gemini"``, ``"responses"`` and ``"auto"`` are passed to ``juhe_core``.
         timeout, max_retries, default_headers, http_client, http_async_client.
         stream_chunk_timeout: float | None
             Seconds without a stream event before ``APITimeoutError`` is raised.
@@ -171,7 +172,8 @@ class ChatJuhe(BaseChatModel):
     """Root URL; defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
     A trailing ``/v1`` is accepted and removed (no ``/v1/v1`` paths)."""
     api_format: str = "openai"
-    """Wire format the relay is spoken in (``"openai"``)."""
+    """Wire format, passed to ``juhe_core`` as is (``"openai"``, or a native format /
+    ``"auto"``); an unknown name raises ``UnsupportedFeatureError`` at the first call."""
     temperature: float | None = None
     """Sampling temperature (sent as given, 0 included)."""
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
