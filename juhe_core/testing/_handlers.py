@@ -17,7 +17,16 @@ from . import _openai as oa
 from . import _openai_request as oa_request
 from ._embed import default_dimensions, embed_text, embed_token_ids, to_base64
 from ._model import answer, prompt_tokens
-from ._relay import fault_body, fault_headers, middleware_error, relay_error
+from ._relay import (
+    INVALID_JSON,
+    NO_CHANNEL,
+    NO_MODEL,
+    fault_body,
+    fault_headers,
+    header_pairs,
+    middleware_error,
+    relay_error,
+)
 from ._script import Fault, RecordedRequest, Reply, ScriptItem, StreamFault
 from ._state import State, Static, Streamed, json_response, response_headers
 from ._stream import Frame, frames
@@ -32,11 +41,6 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 Response = Static | Streamed
-
-
-def _extra(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
-    items = (headers or {}).items()
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in items]
 
 
 def _fault(item: Fault, rec: RecordedRequest, model: str) -> Static:
@@ -58,17 +62,15 @@ def _route_model(state: State, rec: RecordedRequest) -> tuple[Mapping[str, Any],
     """The distributor's checks (§3): JSON body with a string ``model`` that has a channel."""
     body, rid = rec.json, rec.request_id
     if not isinstance(body, dict):
-        return json_response(
-            400, middleware_error("Invalid request, invalid JSON request body", rid), rid
-        )
+        return json_response(400, middleware_error(INVALID_JSON, rid), rid)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         message = "Invalid request, field model must be a string"
         return json_response(400, middleware_error(message, rid), rid)
     if not model:
-        return json_response(400, middleware_error("未指定模型名称，模型名称不能为空", rid), rid)
+        return json_response(400, middleware_error(NO_MODEL, rid), rid)
     if not state.serves(model):
-        message = f"分组 default 下模型 {model} 无可用渠道（distributor）"
+        message = NO_CHANNEL.format(model=model)
         return json_response(503, middleware_error(message, rid, "model_not_found"), rid)
     return body, model
 
@@ -173,7 +175,7 @@ def _chat_answer(
     rid = rec.request_id
     delay = fault.delay if fault is not None else reply.delay if reply is not None else 0.0
     status = reply.status if reply is not None else 200
-    extra = _extra(reply.headers if reply is not None else None)
+    extra = header_pairs(reply.headers if reply is not None else None)
     sse = response_headers(rid, b"text/event-stream", [*_SSE_HEADERS, *extra])
     if options.stream and reply is not None and (reply.raw is not None or reply.chunks is not None):
         return Streamed(status, sse, _verbatim(reply, fault, rid), delay)
@@ -239,7 +241,7 @@ def embeddings(state: State, rec: RecordedRequest) -> Response:
         return _script_error(rec, "StreamFault was queued but embeddings do not stream")
     status, extra, delay = 200, [], 0.0
     if item is not None:
-        status, extra, delay = item.status, _extra(item.headers), item.delay
+        status, extra, delay = item.status, header_pairs(item.headers), item.delay
         if item.body is not None:
             return json_response(status, item.body, rid, extra, delay)
     vectors = [
@@ -259,7 +261,7 @@ def _explicit(state: State, rec: RecordedRequest) -> Static | None:
         return _script_error(rec, "StreamFault was queued for a route that does not stream")
     if item is not None and item.body is not None:
         return json_response(
-            item.status, item.body, rec.request_id, _extra(item.headers), item.delay
+            item.status, item.body, rec.request_id, header_pairs(item.headers), item.delay
         )
     return None
 

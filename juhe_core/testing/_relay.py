@@ -16,15 +16,20 @@ from typing import Any
 from ._script import Fault
 
 __all__ = [
+    "INVALID_JSON",
+    "NO_CHANNEL",
+    "NO_MODEL",
     "RELAY_VERSION",
     "authenticate",
     "dumps",
     "fault_body",
     "fault_headers",
+    "header_pairs",
     "middleware_error",
     "new_request_id",
     "not_found",
     "not_implemented",
+    "random_alnum",
     "relay_error",
 ]
 
@@ -32,6 +37,13 @@ RELAY_VERSION = "v0.9.16"
 """Value of ``X-New-Api-Version`` (§15): the newest tagged release relay-behavior.md read."""
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+INVALID_JSON = "Invalid request, invalid JSON request body"
+"""The router's 400 message for a body that is not JSON (§3)."""
+NO_MODEL = "未指定模型名称，模型名称不能为空"
+"""The router's 400 message for a body without ``model`` (§3)."""
+NO_CHANNEL = "分组 default 下模型 {model} 无可用渠道（distributor）"
+"""The distributor's 503 ``model_not_found`` message (§3), to ``.format(model=…)``."""
 _GEMINI_KEY_PREFIXES = ("/v1beta/models", "/v1beta/openai/models", "/v1/models/")
 
 
@@ -40,11 +52,16 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def random_alnum(rng: random.Random, length: int) -> str:
+    """``length`` random letters and digits."""
+    return "".join(rng.choices(_ALNUM, k=length))
+
+
 def new_request_id(rng: random.Random) -> str:
     """A relay request id: ``YYYYMMDDhhmmss`` + nanoseconds (unpadded) + 8 random characters."""
     now = time.time_ns()
     stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(now // 1_000_000_000))
-    return f"{stamp}{now % 1_000_000_000}{''.join(rng.choices(_ALNUM, k=8))}"
+    return f"{stamp}{now % 1_000_000_000}{random_alnum(rng, 8)}"
 
 
 def _with_id(message: str, request_id: str) -> str:
@@ -109,13 +126,13 @@ def authenticate(
 # Default envelope per status (§3 table): (shape, message, code). Shapes: "middleware" (sorted
 # keys, no param, request id), "relay" (request id), "upstream" (passed through, no id).
 _DEFAULTS: dict[int, tuple[str, str, Any]] = {
-    400: ("middleware", "Invalid request, invalid JSON request body", ""),
+    400: ("middleware", INVALID_JSON, ""),
     401: ("middleware", "无效的令牌", ""),
     403: ("relay", "用户额度不足, 剩余额度: ＄0.000000", "insufficient_user_quota"),
     413: ("relay", "request body too large", "read_request_body_failed"),
     429: ("middleware", "您已达到请求数限制：1分钟内最多请求60次", ""),
     500: ("relay", 'do request failed: Post "https://***.com/***": EOF', "do_request_failed"),
-    503: ("middleware", "分组 default 下模型 {model} 无可用渠道（distributor）", "model_not_found"),
+    503: ("middleware", NO_CHANNEL, "model_not_found"),
 }
 
 
@@ -145,13 +162,14 @@ def fault_body(fault: Fault, request_id: str, model: str, method: str, path: str
     return dumps({"error": inner})
 
 
+def header_pairs(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+    """``headers`` as ASGI ``(name, value)`` pairs with lower-case names."""
+    items = (headers or {}).items()
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in items]
+
+
 def fault_headers(fault: Fault) -> list[tuple[bytes, bytes]]:
     """Extra headers of a ``Fault``: ``Retry-After``, ``retry-after-ms`` and its own."""
-    out: list[tuple[bytes, bytes]] = []
-    if fault.retry_after is not None:
-        out.append((b"retry-after", fault.retry_after.encode("latin-1")))
-    if fault.retry_after_ms is not None:
-        out.append((b"retry-after-ms", fault.retry_after_ms.encode("latin-1")))
-    for name, value in (fault.headers or {}).items():
-        out.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    return out
+    retry = {"retry-after": fault.retry_after, "retry-after-ms": fault.retry_after_ms}
+    present = {name: value for name, value in retry.items() if value is not None}
+    return header_pairs(present) + header_pairs(fault.headers)

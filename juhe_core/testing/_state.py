@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._catalog import build_catalog
-from ._relay import RELAY_VERSION, dumps
+from ._relay import RELAY_VERSION, dumps, random_alnum
 from ._script import FaultProfile, RecordedRequest, ScriptItem
 from ._stream import Frame
 
@@ -26,7 +26,6 @@ Headers = list[tuple[bytes, bytes]]
 
 _JSON = b"application/json; charset=utf-8"
 _VERSION = (b"x-new-api-version", RELAY_VERSION.encode("ascii"))
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 @dataclass
@@ -110,7 +109,7 @@ class State:
 
     def random_id(self, prefix: str, length: int = 24) -> str:
         """``prefix`` plus random letters and digits (server thread only)."""
-        return prefix + "".join(self.rng.choices(_ALNUM, k=length))
+        return prefix + random_alnum(self.rng, length)
 
     def serves(self, model: str) -> bool:
         """Whether a channel "exists" for ``model`` (relay-behavior.md §4 ``model_not_found``)."""
