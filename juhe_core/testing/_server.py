@@ -104,6 +104,7 @@ class Emulator:
         self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
+        self._stop_requested = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -211,25 +212,11 @@ class Emulator:
     # -- internals -------------------------------------------------------------------------
 
     def _begin(self) -> None:
+        """Bind the socket and start the thread; uvicorn is imported there, off this thread."""
         if self._thread is not None:
             raise RuntimeError("the emulator is already started")
-        import uvicorn
-
         self._sock = _bind(self._host, self._port)
-        config = uvicorn.Config(
-            self._app,
-            http=_http_impl(),
-            loop="asyncio",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
+        self._stop_requested.clear()
         self._thread = threading.Thread(target=self._run, name="juhe-emulator", daemon=True)
         self._thread.start()
 
@@ -247,18 +234,38 @@ class Emulator:
                 loop.close()
 
     async def _serve(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            self._app,
+            http=_http_impl(),
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
         self._app.bind()
+        self._server = server
+        if self._stop_requested.is_set():  # stop() came before the server existed
+            server.should_exit = True
         assert self._sock is not None
-        await self._server.serve(sockets=[self._sock])
+        await server.serve(sockets=[self._sock])
 
     def _started(self) -> bool:
         if self._error is not None:
             raise RuntimeError("the emulator failed to start") from self._error
         if self._thread is None or not self._thread.is_alive():
             raise RuntimeError("the emulator thread ended during startup")
-        return bool(self._server.started)
+        return self._server is not None and bool(self._server.started)
 
     def _signal_stop(self) -> None:
+        self._stop_requested.set()
         if self._server is not None:
             self._server.should_exit = True
         loop = self._loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -104,6 +105,26 @@ async def test_async_context_manager() -> None:
         assert r.json()["choices"][0]["message"]["content"] == "async"
         assert emu.running
     assert not emu.running
+
+
+async def test_async_start_and_stop_keep_the_loop_responsive() -> None:
+    gaps: list[float] = []
+    running = True
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while running:
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.ensure_future(ticker())
+    async with Emulator() as emu:
+        assert emu.running
+    running = False
+    await task
+    assert len(gaps) > 5 and max(gaps) < 0.1
 
 
 def test_explicit_port_and_loopback_only() -> None:
