@@ -1,7 +1,7 @@
 """The retry policy: pure functions with the clock and randomness injected.
 
-What is retried: connection errors, timeouts, and HTTP 408, 409, 429 and 5xx. What is
-not: other 4xx, and errors whose code is permanent whatever the status; the relay
+What is retried: connection errors, timeouts, and HTTP 408, 409, 429 and 5xx (but not
+501/505). What is not: other 4xx, and errors whose code is permanent whatever the status; the relay
 answers 503 ``model_not_found`` when no channel serves a model (relay-behavior.md §3,
 issue #6310), and 500 ``invalid_request`` for a body it rejects, so retrying only delays
 the inevitable. Streams are never retried once their first event was delivered (the
@@ -34,8 +34,12 @@ __all__ = [
 ]
 
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+# 501 Not Implemented and 505 HTTP Version Not Supported never change on a retry; the
+# relay answers 501 ``api_not_implemented`` for its stubbed routes (relay-behavior.md §1).
+PERMANENT_STATUSES: Final = frozenset({501, 505})
 PERMANENT_CODES: Final = frozenset(
-    {"model_not_found", "invalid_request", "sensitive_words_detected", "model_price_error"}
+    {"model_not_found", "invalid_request", "sensitive_words_detected", "model_price_error",
+     "api_not_implemented"}
 )
 MAX_RETRY_AFTER: Final = 60.0
 
@@ -90,6 +94,8 @@ def should_retry(error: APIError) -> bool:
     if not isinstance(error, APIStatusError):
         return False  # StreamError: the body was already being read
     if isinstance(error.code, str) and error.code in PERMANENT_CODES:
+        return False
+    if error.status in PERMANENT_STATUSES:
         return False
     return error.status in RETRYABLE_STATUSES or error.status >= 500
 

@@ -11,7 +11,15 @@ given and left open for its owner.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, Literal
 
@@ -271,15 +279,27 @@ class JuheClient(MediaMethods, _Base):
         dimensions: int | None = None,
         batch_size: int | None = None,
         encoding_format: Literal["base64", "float"] = "base64",
+        extra_body: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> EmbeddingResult:
-        """Embed ``texts`` (in batches of ``batch_size``); vectors in input order."""
+        """Embed ``texts`` (in batches of ``batch_size``); vectors in input order.
+
+        ``on_batch(n)`` is called after each batch with the number of texts it embedded
+        (for progress bars).
+        """
         results = []
         for batch in _embed_batches(texts, batch_size):
             body = encode_embeddings_request(
-                batch, model=model, dimensions=dimensions, encoding_format=encoding_format
+                batch,
+                model=model,
+                dimensions=dimensions,
+                encoding_format=encoding_format,
+                extra_body=extra_body,
             )
             response = self._transport.send(Call("POST", EMBEDDINGS_PATH, body=body))
             results.append(decode_embeddings_response(decode_json(response), expected=len(batch)))
+            if on_batch is not None:
+                on_batch(len(batch))
         return _merge(results)
 
     def list_models(self) -> list[ModelInfo]:
@@ -365,13 +385,20 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         batch_size: int | None = None,
         max_concurrency: int = 4,
         encoding_format: Literal["base64", "float"] = "base64",
+        extra_body: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> EmbeddingResult:
-        """Embed ``texts`` in batches, at most ``max_concurrency`` requests at once."""
+        """Embed ``texts`` in batches, at most ``max_concurrency`` requests at once;
+        vectors in input order. ``on_batch(n)`` is called as each batch completes."""
         gate = asyncio.Semaphore(max(1, max_concurrency))
         batches = _embed_batches(texts, batch_size)
         bodies = [
             encode_embeddings_request(
-                b, model=model, dimensions=dimensions, encoding_format=encoding_format
+                b,
+                model=model,
+                dimensions=dimensions,
+                encoding_format=encoding_format,
+                extra_body=extra_body,
             )
             for b in batches
         ]
@@ -379,7 +406,10 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         async def one(body: dict[str, Any], expected: int) -> EmbeddingResult:
             async with gate:
                 response = await self._transport.send(Call("POST", EMBEDDINGS_PATH, body=body))
-            return decode_embeddings_response(decode_json(response), expected=expected)
+            result = decode_embeddings_response(decode_json(response), expected=expected)
+            if on_batch is not None:
+                on_batch(expected)
+            return result
 
         results = await asyncio.gather(
             *(one(b, len(t)) for b, t in zip(bodies, batches, strict=True))

@@ -60,6 +60,10 @@ def _status(status: int, code: str | None = None) -> APIError:
         (_status(503, "system_cpu_overloaded"), True),
         (_status(503, "model_not_found"), False),  # permanent, relay-behavior.md §3
         (_status(500, "invalid_request"), False),  # body validation, permanent
+        (_status(501, "api_not_implemented"), False),
+        (_status(501), False),
+        (_status(505), False),
+        (_status(504), True),
         (_status(400), False),
         (_status(401), False),
         (_status(403, "insufficient_user_quota"), False),
