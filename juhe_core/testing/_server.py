@@ -236,9 +236,11 @@ class Emulator:
     async def _serve(self) -> None:
         import uvicorn
 
+        from ._protocol import protocol_class
+
         config = uvicorn.Config(
             self._app,
-            http=_http_impl(),
+            http=protocol_class(_http_impl()),
             loop="asyncio",
             ws="none",
             lifespan="off",

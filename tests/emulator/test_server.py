@@ -127,6 +127,24 @@ async def test_async_start_and_stop_keep_the_loop_responsive() -> None:
     assert len(gaps) > 5 and max(gaps) < 0.1
 
 
+def test_h11_fallback_serves_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from juhe_core.testing import StreamFault, _server
+
+    monkeypatch.setattr(_server, "_http_impl", lambda: "h11")
+    with Emulator() as emu:
+        headers = {"Authorization": f"Bearer {emu.api_key}"}
+        with httpx.Client(base_url=emu.base_url, headers=headers, timeout=10) as c:
+            assert c.post(CHAT, json=BODY).json()["object"] == "chat.completion"
+            assert c.post(CHAT, json={**BODY, "stream": True}).text.endswith("data: [DONE]\n\n")
+            emu.enqueue(StreamFault("stall", after=1, seconds=5))
+            with c.stream("POST", CHAT, json={**BODY, "stream": True}) as r:
+                next(r.iter_lines())
+        deadline = time.monotonic() + 3
+        while not emu.requests[-1].closed_early and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emu.requests[-1].closed_early
+
+
 def test_explicit_port_and_loopback_only() -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
