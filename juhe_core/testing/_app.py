@@ -93,10 +93,13 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def _record(scope: Scope, body: bytes) -> RecordedRequest:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    raw_headers = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+    if len(headers) < len(raw_headers):  # a repeated header: join its values
+        headers = {}
+        for raw_name, raw_value in raw_headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
     raw_query = scope.get("query_string", b"")
     query = (
         dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}

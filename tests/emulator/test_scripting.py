@@ -355,7 +355,9 @@ def test_failed_checks_do_not_consume_items(client: httpx.Client, emu: Emulator)
 
 
 def test_requests_are_recorded(client: httpx.Client, emu: Emulator) -> None:
-    client.post(f"{CHAT}?a=1&a=2&b=", json=BODY, headers={"X-Custom": "v"})
+    client.post(
+        f"{CHAT}?a=1&a=2&b=", json=BODY, headers=[("X-Custom", "v"), ("X-Dup", "1"), ("x-dup", "2")]
+    )
     client.post(CHAT, content=b"\xff not json")
     first, second = emu.requests
     assert (first.method, first.path, first.query) == ("POST", CHAT, {"a": "2", "b": ""})
