@@ -100,7 +100,9 @@ def _anthropic_body(model: str, stream: bool) -> bytes:
 class RawChat:
     """httpx with no SDK: post the JSON, parse the answer (or the SSE lines) with json."""
 
-    def __init__(self, url: str, model: str, wire: str, limits: Any = None) -> None:
+    def __init__(
+        self, url: str, model: str, wire: str, async_client: Callable[[], Any] | None = None
+    ) -> None:
         import httpx
 
         self.anthropic = wire == "anthropic"
@@ -110,7 +112,7 @@ class RawChat:
         self.headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
         if self.anthropic:
             self.headers["anthropic-version"] = "2023-06-01"
-        self.limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self.async_client = async_client or (lambda: httpx.AsyncClient(timeout=60))
         self.http = httpx.Client(timeout=60)
         self.ahttp: Any = None
 
@@ -146,10 +148,8 @@ class RawChat:
 
     async def ainvoke(self) -> str:
         """One async call (the async client is made in the running loop)."""
-        import httpx
-
         if self.ahttp is None:
-            self.ahttp = httpx.AsyncClient(timeout=60, limits=self.limits)
+            self.ahttp = self.async_client()
         body = self._body(False)
         response = await self.ahttp.post(self.url, content=body, headers=self.headers)
         response.raise_for_status()
@@ -365,13 +365,15 @@ def chat_anthropic(url: str, model: str) -> LangChainChat:
     return LangChainChat(ChatAnthropic(model=model, base_url=url, api_key=KEY, max_tokens=1024))
 
 
-def chat_juhe(wire: str) -> Callable[[str, str], LangChainChat]:
-    """``ChatJuhe`` speaking ``wire``."""
+def chat_juhe(wire: str, *, bounded: bool = False) -> Callable[[str, str], LangChainChat]:
+    """``ChatJuhe`` speaking ``wire``; ``bounded``: on the bounded-pool prototype."""
 
     def make(url: str, model: str) -> LangChainChat:
         from langchain_juhe import ChatJuhe
 
         kwargs: dict[str, Any] = {"max_tokens": 1024} if wire == "anthropic" else {}
+        if bounded:
+            kwargs["http_async_client"] = bounded_client(100)
         return LangChainChat(
             ChatJuhe(model=model, base_url=url, api_key=KEY, api_format=wire, **kwargs)
         )
@@ -388,13 +390,15 @@ def openai_like(url: str, model: str) -> LlamaIndexChat:
     )
 
 
-def juhe_llm(wire: str) -> Callable[[str, str], LlamaIndexChat]:
-    """LlamaIndex ``Juhe`` speaking ``wire``."""
+def juhe_llm(wire: str, *, bounded: bool = False) -> Callable[[str, str], LlamaIndexChat]:
+    """LlamaIndex ``Juhe`` speaking ``wire``; ``bounded``: on the bounded-pool prototype."""
 
     def make(url: str, model: str) -> LlamaIndexChat:
         from llama_index_juhe import Juhe
 
         kwargs: dict[str, Any] = {"max_tokens": 1024} if wire == "anthropic" else {}
+        if bounded:
+            kwargs["async_http_client"] = bounded_client(100)
         return LlamaIndexChat(
             Juhe(model=model, api_base=url, api_key=KEY, api_format=wire, **kwargs)
         )
@@ -402,16 +406,36 @@ def juhe_llm(wire: str) -> Callable[[str, str], LlamaIndexChat]:
     return make
 
 
-def raw_chat(wire: str, pool: int | None = None) -> Callable[[str, str], RawChat]:
-    """Raw httpx on ``wire``; ``pool`` sets max connections = keep-alive connections."""
+def raw_chat(
+    wire: str, limits: tuple[int, int] | None = None, *, pool: str = "httpcore"
+) -> Callable[[str, str], RawChat]:
+    """Raw httpx on ``wire``: (max connections, keep-alive) ``limits`` (None: httpx's
+    defaults); ``pool="bounded"`` uses the prototype pool, ``"httpx2"`` httpx2's client."""
 
-    def make(url: str, model: str) -> RawChat:
+    def async_client() -> Any:
+        if pool == "bounded":
+            return bounded_client(limits[0] if limits else 100)
         import httpx
+        import httpx2
 
-        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        return RawChat(url, model, wire, limits if pool else None)
+        lib: Any = httpx2 if pool == "httpx2" else httpx
+        if limits is None:
+            return lib.AsyncClient(timeout=60)
+        connections, keepalive = limits
+        return lib.AsyncClient(
+            timeout=60,
+            limits=lib.Limits(max_connections=connections, max_keepalive_connections=keepalive),
+        )
 
-    return make
+    return lambda url, model: RawChat(url, model, wire, async_client)
+
+
+def bounded_client(max_connections: int) -> Any:
+    """An ``httpx.AsyncClient`` on the bounded-pool prototype (``bounded_pool.py``)."""
+    import httpx
+    from bounded_pool import bounded_transport
+
+    return httpx.AsyncClient(transport=bounded_transport(max_connections), timeout=60)
 
 
 def core_chat(wire: str) -> Callable[[str, str], CoreChat]:
@@ -468,21 +492,42 @@ CHAT_ROWS = (
 )
 """Rows of scenarios (b) and (c)."""
 
-RAW_POOL = "httpx raw [openai], pool 100"
+RAW_BOUNDED = "httpx raw, bounded pool of 100 (prototype)"
 BURST_ROWS = (
-    Row(RAW_POOL, raw_chat("openai", 100)),
-    Row("httpx raw [openai], httpx defaults", raw_chat("openai"), RAW_POOL),
-    Row("httpx raw [openai], pool 1000 (openai SDK's)", raw_chat("openai", 1000), RAW_POOL),
-    Row("juhe_core [openai]", core_chat("openai"), RAW_POOL, ours=True),
-    Row("ChatOpenAI", chat_openai, RAW_POOL),
-    Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_POOL, "ChatOpenAI", ours=True),
-    Row("ChatAnthropic", chat_anthropic, RAW_POOL),
-    Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_POOL, "ChatAnthropic", ours=True),
-    Row("OpenAILike", openai_like, RAW_POOL),
-    Row("Juhe [openai]", juhe_llm("openai"), RAW_POOL, "OpenAILike", ours=True),
-    Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_POOL, "OpenAILike", ours=True),
+    Row(RAW_BOUNDED, raw_chat("openai", (100, 100), pool="bounded")),
+    Row(
+        "httpx raw, pool 100/100 (juhe_core's limits)", raw_chat("openai", (100, 100)), RAW_BOUNDED
+    ),
+    Row("httpx raw, httpx's default limits (100/20)", raw_chat("openai"), RAW_BOUNDED),
+    Row(
+        "httpx raw, pool 1000/100 (openai SDK's limits)",
+        raw_chat("openai", (1000, 100)),
+        RAW_BOUNDED,
+    ),
+    Row("httpx2 raw, pool 100/100", raw_chat("openai", (100, 100), pool="httpx2"), RAW_BOUNDED),
+    Row("juhe_core [openai]", core_chat("openai"), RAW_BOUNDED, ours=True),
+    Row("ChatOpenAI", chat_openai, RAW_BOUNDED),
+    Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_BOUNDED, "ChatOpenAI", ours=True),
+    Row("ChatAnthropic", chat_anthropic, RAW_BOUNDED),
+    Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_BOUNDED, "ChatAnthropic", ours=True),
+    Row("OpenAILike", openai_like, RAW_BOUNDED),
+    Row("Juhe [openai]", juhe_llm("openai"), RAW_BOUNDED, "OpenAILike", ours=True),
+    Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_BOUNDED, "OpenAILike", ours=True),
+    Row(
+        "ChatJuhe [openai] on the bounded pool (proposed fix)",
+        chat_juhe("openai", bounded=True),
+        RAW_BOUNDED,
+        "ChatOpenAI",
+    ),
+    Row(
+        "Juhe [openai] on the bounded pool (proposed fix)",
+        juhe_llm("openai", bounded=True),
+        RAW_BOUNDED,
+        "OpenAILike",
+    ),
 )
-"""Rows of scenario (d): one raw baseline with a 100-connection pool, as ours."""
+"""Rows of scenario (d). The baseline is the floor: raw httpx on a pool without
+httpcore 1.0.9's per-event O(pool²) scan; the pool variants show why."""
 
 RAW_E = "httpx raw (1,000/request, base64)"
 EMBED_ROWS = (

@@ -364,7 +364,8 @@ def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
     pool = _pool_size()
     targets = []
     for row in clients.BURST_ROWS:
-        if not row.ours or row.name.startswith("juhe_core"):
+        fix = "proposed fix" in row.name
+        if not (row.ours or fix) or row.name.startswith("juhe_core"):
             continue
         summary = s[row.name]
         wall = summary.max_of(lambda x: x.value)
@@ -378,7 +379,8 @@ def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
         )
         got = f"worst {fmt(wall, 2)} s, {summary.errors} errors, {fmt(opened)} connections"
         rule = f"≤ {BURST_TARGET_S} s, 0 errors, ≤ {pool} connections (the pool size)"
-        targets.append(Target(f"(d) {row.name} 1,000 concurrent", rule, got, ok))
+        label = f"(d{', not yet in juhe_core' if fix else ''}) {row.name}, 1,000 concurrent"
+        targets.append(Target(label, rule, got, ok))
     return lines + error_notes(s), targets
 
 
