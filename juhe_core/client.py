@@ -11,6 +11,7 @@ given and left open for its owner.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -26,10 +27,11 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
+from juhe_core._adapt import adapt_request
 from juhe_core._media_client import AsyncMediaMethods, MediaMethods
 from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent
 from juhe_core._transport import AsyncTransport, Call, SyncTransport, decode_json, request_id
-from juhe_core.errors import ConfigurationError
+from juhe_core.errors import APIStatusError, ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 from juhe_core.settings import DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for, resolve_format
@@ -73,6 +75,46 @@ def _chat_call(
     )
 
 
+def _falls_back(error: APIStatusError) -> bool:
+    """Whether a failed model (after its retries) should give way to the next fallback."""
+    return error.status == 429 or error.status >= 500 or error.code == "model_not_found"
+
+
+def _with_fallbacks(result: ChatResult, failed: Sequence[str]) -> ChatResult:
+    return dataclasses.replace(result, fallbacks=tuple(failed)) if failed else result
+
+
+Plan = tuple[str, ChatCodec, Call, bool]
+
+
+def _plans(
+    client: _Base,
+    request: ChatRequest,
+    api_format: str,
+    fallback_models: Sequence[str],
+    *,
+    stream: bool,
+    idle_timeout: float | None,
+) -> Iterator[Plan]:
+    """One (model, codec, call, is_last) per model to try: the request's, then fallbacks.
+
+    Built lazily, so a fallback's format is only resolved if it is needed.
+    """
+    models = [request.model, *fallback_models]
+    for i, model in enumerate(models):
+        req = request if model == request.model else dataclasses.replace(request, model=model)
+        fmt = client.resolve_format(api_format, model)
+        codec = codec_for(fmt)
+        call = _chat_call(
+            codec,
+            adapt_request(req, fmt),
+            stream=stream,
+            idle_timeout=idle_timeout,
+            settings=client.settings,
+        )
+        yield model, codec, call, i == len(models) - 1
+
+
 def _embed_batches(texts: Sequence[str], batch_size: int | None) -> list[Sequence[str]]:
     size = batch_size or DEFAULT_EMBED_BATCH
     if size < 1:
@@ -99,9 +141,12 @@ class ChatStream:
         events: Iterator[ServerSentEvent],
         accumulator: StreamAccumulator,
         request_id: str | None,
+        fallbacks: tuple[str, ...] = (),
     ) -> None:
         self.request_id = request_id
         """The relay's request id."""
+        self.fallbacks = fallbacks
+        """Models tried first that failed before this stream started."""
         self._box: list[ChatResult] = []
         # The generator must not reference self: a cycle would keep the response open
         # after a ``break`` until the cyclic garbage collector ran.
@@ -110,7 +155,7 @@ class ChatStream:
     @property
     def result(self) -> ChatResult | None:
         """The whole answer, once the stream ended properly."""
-        return self._box[0] if self._box else None
+        return _with_fallbacks(self._box[0], self.fallbacks) if self._box else None
 
     def __iter__(self) -> Iterator[StreamDelta]:
         return self._iter
@@ -164,16 +209,19 @@ class AsyncChatStream:
         events: AsyncIterator[ServerSentEvent],
         accumulator: StreamAccumulator,
         request_id: str | None,
+        fallbacks: tuple[str, ...] = (),
     ) -> None:
         self.request_id = request_id
         """The relay's request id."""
+        self.fallbacks = fallbacks
+        """Models tried first that failed before this stream started."""
         self._box: list[ChatResult] = []
         self._iter = _run_async(events, accumulator, self._box)
 
     @property
     def result(self) -> ChatResult | None:
         """The whole answer, once the stream ended properly."""
-        return self._box[0] if self._box else None
+        return _with_fallbacks(self._box[0], self.fallbacks) if self._box else None
 
     def __aiter__(self) -> AsyncIterator[StreamDelta]:
         return self._iter
@@ -250,26 +298,66 @@ class JuheClient(MediaMethods, _Base):
         )
         self._transport = SyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
 
-    def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
-        """One chat call; the whole answer."""
-        codec = codec_for(self.resolve_format(api_format, request.model))
-        call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
-        response = self._transport.send(call)
-        return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+    def chat(
+        self,
+        request: ChatRequest,
+        *,
+        api_format: str = "openai",
+        fallback_models: Sequence[str] = (),
+    ) -> ChatResult:
+        """One chat call; the whole answer.
+
+        ``fallback_models`` are tried in order when a model still fails with 429, 5xx or
+        ``model_not_found`` after its retries; ``result.fallbacks`` names those that failed.
+        """
+        failed: list[str] = []
+        for model, codec, call, last in _plans(
+            self, request, api_format, fallback_models, stream=False, idle_timeout=None
+        ):
+            try:
+                response = self._transport.send(call)
+            except APIStatusError as exc:
+                if last or not _falls_back(exc):
+                    raise
+                failed.append(model)
+                continue
+            result = codec.decode_chat_response(
+                decode_json(response), request_id=request_id(response)
+            )
+            return _with_fallbacks(result, failed)
+        raise AssertionError("unreachable: the last plan returns or raises")
 
     def chat_stream(
-        self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
+        self,
+        request: ChatRequest,
+        *,
+        api_format: str = "openai",
+        idle_timeout: float | None = None,
+        fallback_models: Sequence[str] = (),
     ) -> ChatStream:
-        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
-        codec = codec_for(self.resolve_format(api_format, request.model))
-        call = _chat_call(
-            codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
-        )
-        response = self._transport.send(call)
-        rid = request_id(response)
-        return ChatStream(
-            self._transport.events(response), codec.new_accumulator(request_id=rid), rid
-        )
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks.
+
+        Fallbacks (see ``chat``) apply until the stream has started, never after.
+        """
+        failed: list[str] = []
+        for model, codec, call, last in _plans(
+            self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
+        ):
+            try:
+                response = self._transport.send(call)
+            except APIStatusError as exc:
+                if last or not _falls_back(exc):
+                    raise
+                failed.append(model)
+                continue
+            rid = request_id(response)
+            return ChatStream(
+                self._transport.events(response),
+                codec.new_accumulator(request_id=rid),
+                rid,
+                tuple(failed),
+            )
+        raise AssertionError("unreachable: the last plan returns or raises")
 
     def embed(
         self,
@@ -355,26 +443,62 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         )
         self._transport = AsyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
 
-    async def chat(self, request: ChatRequest, *, api_format: str = "openai") -> ChatResult:
-        """One chat call; the whole answer."""
-        codec = codec_for(self.resolve_format(api_format, request.model))
-        call = _chat_call(codec, request, stream=False, idle_timeout=None, settings=self.settings)
-        response = await self._transport.send(call)
-        return codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+    async def chat(
+        self,
+        request: ChatRequest,
+        *,
+        api_format: str = "openai",
+        fallback_models: Sequence[str] = (),
+    ) -> ChatResult:
+        """One chat call; the whole answer. ``fallback_models``: see ``JuheClient.chat``."""
+        failed: list[str] = []
+        for model, codec, call, last in _plans(
+            self, request, api_format, fallback_models, stream=False, idle_timeout=None
+        ):
+            try:
+                response = await self._transport.send(call)
+            except APIStatusError as exc:
+                if last or not _falls_back(exc):
+                    raise
+                failed.append(model)
+                continue
+            result = codec.decode_chat_response(
+                decode_json(response), request_id=request_id(response)
+            )
+            return _with_fallbacks(result, failed)
+        raise AssertionError("unreachable: the last plan returns or raises")
 
     async def chat_stream(
-        self, request: ChatRequest, *, api_format: str = "openai", idle_timeout: float | None = None
+        self,
+        request: ChatRequest,
+        *,
+        api_format: str = "openai",
+        idle_timeout: float | None = None,
+        fallback_models: Sequence[str] = (),
     ) -> AsyncChatStream:
-        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks."""
-        codec = codec_for(self.resolve_format(api_format, request.model))
-        call = _chat_call(
-            codec, request, stream=True, idle_timeout=idle_timeout, settings=self.settings
-        )
-        response = await self._transport.send(call)
-        rid = request_id(response)
-        return AsyncChatStream(
-            self._transport.events(response), codec.new_accumulator(request_id=rid), rid
-        )
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks.
+
+        Fallbacks (see ``JuheClient.chat``) apply until the stream has started.
+        """
+        failed: list[str] = []
+        for model, codec, call, last in _plans(
+            self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
+        ):
+            try:
+                response = await self._transport.send(call)
+            except APIStatusError as exc:
+                if last or not _falls_back(exc):
+                    raise
+                failed.append(model)
+                continue
+            rid = request_id(response)
+            return AsyncChatStream(
+                self._transport.events(response),
+                codec.new_accumulator(request_id=rid),
+                rid,
+                tuple(failed),
+            )
+        raise AssertionError("unreachable: the last plan returns or raises")
 
     async def embed(
         self,

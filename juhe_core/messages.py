@@ -343,6 +343,8 @@ class ChatResult:
     """A refusal message (OpenAI ``refusal``), when the model refused."""
     raw: Any = None
     """The decoded response body (non-stream only)."""
+    fallbacks: tuple[str, ...] = ()
+    """Models tried first that failed (``fallback_models``), in order; empty normally."""
 
     @property
     def text(self) -> str:
