@@ -19,7 +19,8 @@ from ._turn import ChatQuery, PromptMessage, ToolSpec
 
 __all__ = ["ChatOptions", "InvalidRequest", "UpstreamReject", "parse_chat"]
 
-_REASONING_MODEL = re.compile(r"(^|/)o[134](-|$)|reasoner|thinking|(^|/)deepseek-r1", re.I)
+# Model names that think by default (o1*/o3*/o4*, *reasoner*, *thinking*, DeepSeek R1).
+_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o[134]|deepseek-r1)|reasoner|thinking", re.I)
 _NO_REASONING = re.compile(r"nothinking|non-reasoning", re.I)
 
 

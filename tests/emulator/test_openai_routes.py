@@ -75,11 +75,33 @@ def test_non_stream_reasoning_and_tool_calls(client: httpx.Client) -> None:
     assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
 
 
+@pytest.mark.parametrize(
+    ("model", "thinks"),
+    [
+        ("o1", True),
+        ("o3-mini", True),
+        ("o4-mini-high", True),
+        ("deepseek-reasoner", True),
+        ("claude-3-7-sonnet-20250219-thinking", True),
+        ("gemini-2.5-flash-nothinking", False),
+        ("gpt-4o", False),
+        ("qwen-plus", False),
+    ],
+)
+def test_reasoning_models_by_name(client: httpx.Client, model: str, thinks: bool) -> None:
+    message = client.post(CHAT, json={"model": model, "messages": USER}).json()["choices"][0][
+        "message"
+    ]
+    assert ("reasoning_content" in message) is thinks
+
+
 def test_reasoning_effort_turns_reasoning_on(client: httpx.Client) -> None:
     body = client.post(
         CHAT, json={"model": "gpt-4o", "messages": USER, "reasoning_effort": "low"}
     ).json()
     assert body["choices"][0]["message"]["reasoning_content"]
+    off = {"model": "o3-mini", "messages": USER, "reasoning_effort": "none"}
+    assert "reasoning_content" not in client.post(CHAT, json=off).json()["choices"][0]["message"]
 
 
 def test_stream_sequence(client: httpx.Client) -> None:
