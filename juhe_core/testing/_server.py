@@ -100,6 +100,7 @@ class Emulator:
         )
         self._app = EmulatorApp(self._state)
         self._sock: socket.socket | None = None
+        self._bound_port: int | None = None
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,10 +116,10 @@ class Emulator:
 
     @property
     def port(self) -> int:
-        """The bound port (after start)."""
-        if self._sock is None:
+        """The bound port (once started; still known after ``stop()``)."""
+        if self._bound_port is None:
             raise RuntimeError("the emulator is not started")
-        return int(self._sock.getsockname()[1])
+        return self._bound_port
 
     @property
     def base_url(self) -> str:
@@ -216,6 +217,7 @@ class Emulator:
         if self._thread is not None:
             raise RuntimeError("the emulator is already started")
         self._sock = _bind(self._host, self._port)
+        self._bound_port = int(self._sock.getsockname()[1])
         self._stop_requested.clear()
         self._thread = threading.Thread(target=self._run, name="juhe-emulator", daemon=True)
         self._thread.start()

@@ -58,6 +58,7 @@ with httpx.Client(base_url=emu.base_url, headers=auth) as c:
         next(r.iter_lines())
 port = emu.port
 emu.stop()
+assert emu.port == port
 gc.collect()
 assert not [t for t in threading.enumerate() if t.name == "juhe-emulator"], threading.enumerate()
 s = socket.socket()
