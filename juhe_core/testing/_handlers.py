@@ -8,6 +8,7 @@ then the answer, where a queued item (or the random ``FaultProfile``) takes effe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from . import _openai as oa
 from . import _openai_request as oa_request
 from ._embed import default_dimensions, embed_text, embed_token_ids, to_base64
-from ._model import answer, prompt_tokens
+from ._model import answer, make_turn
 from ._relay import (
     INVALID_JSON,
     NO_CHANNEL,
@@ -106,21 +107,10 @@ def _scripted_turn(query: ChatQuery, reply: Reply, state: State) -> Turn:
     for raw in reply.tool_calls or ():
         args = raw.get("arguments", {})
         text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        calls.append(
-            ToolCall(str(raw.get("id") or state.random_id("call_")), str(raw["name"]), text)
-        )
-    text, reasoning = reply.text or "", reply.reasoning or ""
-    completion = count_tokens(text) + count_tokens(reasoning)
-    completion += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
-    return Turn(
-        text=text,
-        reasoning=reasoning,
-        tool_calls=tuple(calls),
-        finish_reason="tool_calls" if calls else "stop",
-        prompt_tokens=prompt_tokens(query),
-        completion_tokens=completion,
-        reasoning_tokens=count_tokens(reasoning),
-    )
+        call_id = str(raw.get("id") or state.random_id("call_"))
+        calls.append(ToolCall(call_id, str(raw["name"]), text))
+    finish = "tool_calls" if calls else "stop"
+    return make_turn(query, reply.text or "", reply.reasoning or "", tuple(calls), finish)
 
 
 def _turn(query: ChatQuery, reply: Reply | None, state: State) -> Turn:
@@ -129,7 +119,7 @@ def _turn(query: ChatQuery, reply: Reply | None, state: State) -> Turn:
     else:
         turn = answer(query, lambda: state.random_id("call_"))
     if reply is not None and reply.finish_reason is not None:
-        return Turn(**{**turn.__dict__, "finish_reason": reply.finish_reason})
+        return dataclasses.replace(turn, finish_reason=reply.finish_reason)
     return turn
 
 

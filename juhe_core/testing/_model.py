@@ -27,7 +27,7 @@ from ._schema import Values, instance
 from ._text import content_words, count_tokens, summary, truncate_tokens
 from ._turn import ChatQuery, PromptMessage, ToolCall, ToolSpec, Turn
 
-__all__ = ["answer", "prompt_tokens"]
+__all__ = ["answer", "make_turn", "prompt_tokens"]
 
 # Rough prompt-token costs of non-text parts (fixed, so usage stays deterministic).
 _IMAGE_TOKENS = 85
@@ -84,6 +84,13 @@ def _finish(query: ChatQuery, text: str, reasoning: str, calls: tuple[ToolCall, 
         text, cut_t = truncate_tokens(text, budget) if not cut_r else ("", bool(text))
         if cut_r or cut_t:
             finish = "length"
+    return make_turn(query, text, reasoning, calls, finish)
+
+
+def make_turn(
+    query: ChatQuery, text: str, reasoning: str, calls: tuple[ToolCall, ...], finish: str
+) -> Turn:
+    """A ``Turn`` with its token counts (completion = text + reasoning + tool calls)."""
     r_tokens = count_tokens(reasoning)
     c_tokens = count_tokens(text) + r_tokens
     c_tokens += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
