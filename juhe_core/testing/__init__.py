@@ -22,7 +22,16 @@ shows (and, with ``serve_unlisted=False``, the only models served; others get th
 for soak tests. ``python -m juhe_core.testing --port N`` runs one in the foreground, and the
 pytest plugin (``juhe_core.testing.pytest_plugin``) provides a ``juhe_emulator`` fixture.
 
-Importing this package is cheap: uvicorn is imported only when a server starts.
+Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` and
+``GET /v1/models/{id}``, plus the relay's 404 and 501 stubs. Other relay routes (Anthropic,
+Gemini, media, Midjourney) answer 501 ``not_emulated`` unless an item is queued for their path.
+
+Layout: ``_script`` (scripting items), ``_relay`` (keys, request ids, error envelopes),
+``_turn`` (format-neutral types), ``_model``/``_schema``/``_embed``/``_text`` (the built-in
+model), ``_openai_request``/``_openai`` (the OpenAI wire format), ``_stream`` (SSE frames and
+stream faults), ``_handlers`` (routes), ``_state``/``_app`` (ASGI app) and
+``_protocol``/``_server`` (uvicorn). Importing this package is cheap: uvicorn is imported only
+when a server starts.
 """
 
 from __future__ import annotations
