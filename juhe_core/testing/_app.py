@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +25,8 @@ from ._state import State, Static, Streamed, json_response
 from ._stream import Stall
 
 __all__ = ["EmulatorApp"]
+
+_log = logging.getLogger("juhe_core.testing")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -161,7 +164,13 @@ class EmulatorApp:
         if denied is not None:
             status, message = denied
             return json_response(status, middleware_error(message, rid), rid)
-        return handler(self.state, rec)
+        try:
+            return handler(self.state, rec)
+        except Exception as exc:  # an emulator bug: answer in JSON, and say so loudly
+            _log.exception("emulator bug while answering %s %s", rec.method, rec.path)
+            inner = {"message": f"emulator bug: {exc!r}", "type": "emulator_error"}
+            body = {"error": {**inner, "param": "", "code": "emulator_internal_error"}}
+            return json_response(500, body, rid)
 
     async def _pause(self, seconds: float, watcher: asyncio.Future[Any] | None) -> None:
         """Sleep ``seconds``, cut short by ``stop()`` or by ``watcher`` completing."""

@@ -68,6 +68,17 @@ def _text_of(content: Any) -> tuple[str, int, int, int]:
     return "\n".join(texts), images, audio, files
 
 
+def _calls_of(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(id, name) of each tool call of an assistant message."""
+    raw = item.get("tool_calls")
+    out = []
+    for call in raw if isinstance(raw, list) else ():
+        fn = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(fn, Mapping):
+            out.append((str(call.get("id", "")), str(fn.get("name", ""))))
+    return out
+
+
 def _messages(raw: list[Any]) -> tuple[PromptMessage, ...]:
     names: dict[str, str] = {}
     out: list[PromptMessage] = []
@@ -76,9 +87,8 @@ def _messages(raw: list[Any]) -> tuple[PromptMessage, ...]:
             raise InvalidRequest("messages must be objects")
         role = str(item.get("role", "user"))
         text, images, audio, files = _text_of(item.get("content"))
-        calls = [c for c in item.get("tool_calls") or () if isinstance(c, Mapping)]
-        for call in calls:
-            names[str(call.get("id", ""))] = str((call.get("function") or {}).get("name", ""))
+        calls = _calls_of(item)
+        names.update(calls)
         tool_name = names.get(str(item.get("tool_call_id", ""))) or item.get("name")
         out.append(
             PromptMessage(
@@ -88,14 +98,16 @@ def _messages(raw: list[Any]) -> tuple[PromptMessage, ...]:
                 audio=audio,
                 files=files,
                 tool_name=str(tool_name) if tool_name else None,
-                tool_calls=tuple(names[str(c.get("id", ""))] for c in calls),
+                tool_calls=tuple(name for _, name in calls),
             )
         )
     return tuple(out)
 
 
 def _tools(body: Mapping[str, Any]) -> tuple[ToolSpec, ...]:
-    raw = body.get("tools") or [{"function": f} for f in body.get("functions") or ()]
+    functions = body.get("functions")
+    legacy = functions if isinstance(functions, list) else []
+    raw = body.get("tools") or [{"function": f} for f in legacy]
     tools = []
     for entry in raw if isinstance(raw, list) else ():
         fn = entry.get("function") if isinstance(entry, Mapping) else None
@@ -135,9 +147,9 @@ def _max_tokens(body: Mapping[str, Any]) -> int | None:
     value = body.get("max_completion_tokens", body.get("max_tokens"))
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if value < 0:
         raise InvalidRequest("max_tokens is invalid")
-    return value
+    return int(value)
 
 
 def _response_format(body: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, bool]:
@@ -145,8 +157,9 @@ def _response_format(body: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None,
     fmt = body.get("response_format")
     fmt = fmt if isinstance(fmt, Mapping) else {}
     schema = None
-    if fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
+    spec = fmt.get("json_schema")
+    if fmt.get("type") == "json_schema" and isinstance(spec, Mapping):
+        schema = spec.get("schema")
     return (schema if isinstance(schema, Mapping) else None), fmt.get("type") == "json_object"
 
 
@@ -163,13 +176,50 @@ def _options(body: Mapping[str, Any]) -> ChatOptions:
     )
 
 
+# Fields whose type the relay's request DTO fixes: a JSON value of another type fails its
+# unmarshalling, which the relay answers with 500 invalid_request (relay-behavior.md §3).
+_DTO_FIELDS: dict[str, tuple[type, str]] = {
+    "messages": (list, "[]dto.Message"),
+    "stream": (bool, "bool"),
+    "max_tokens": (int, "uint"),
+    "max_completion_tokens": (int, "uint"),
+    "n": (int, "int"),
+    "top_logprobs": (int, "int"),
+    "logprobs": (bool, "bool"),
+    "parallel_tool_calls": (bool, "bool"),
+    "tools": (list, "[]dto.ToolCallRequest"),
+    "response_format": (dict, "dto.ResponseFormat"),
+    "stream_options": (dict, "dto.StreamOptions"),
+    "reasoning_effort": (str, "string"),
+}
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "bool"), (str, "string"), (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return "number"
+
+
+def _check_types(body: Mapping[str, Any]) -> None:
+    for name, (kind, go_type) in _DTO_FIELDS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        wrong_bool = isinstance(value, bool) and kind is not bool
+        if wrong_bool or not isinstance(value, kind):
+            raise InvalidRequest(
+                f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                f"GeneralOpenAIRequest.{name} of type {go_type}"
+            )
+
+
 def parse_chat(body: Mapping[str, Any]) -> tuple[ChatQuery, ChatOptions]:
     """Read a chat-completions body; raises ``InvalidRequest`` or ``UpstreamReject``."""
+    _check_types(body)
     raw_messages = body.get("messages")
     if not raw_messages:
         raise InvalidRequest("field messages is required")
-    if not isinstance(raw_messages, list):
-        raise InvalidRequest("field messages must be an array")
     n = body.get("n")
     if n is not None and n != 1:
         raise UpstreamReject("The emulator supports only n=1.", "n")
@@ -178,7 +228,8 @@ def parse_chat(body: Mapping[str, Any]) -> tuple[ChatQuery, ChatOptions]:
     choice, forced = _tool_choice(body)
     schema, json_object = _response_format(body)
     stop = body.get("stop")
-    stops = (stop,) if isinstance(stop, str) else tuple(s for s in stop or () if isinstance(s, str))
+    listed = stop if isinstance(stop, list) else []
+    stops = (stop,) if isinstance(stop, str) else tuple(s for s in listed if isinstance(s, str))
     raw_tools = body.get("tools") or body.get("functions")
     query = ChatQuery(
         model=model,

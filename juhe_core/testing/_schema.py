@@ -16,7 +16,7 @@ always get a valid value; optional ones only when the text mentions the field's 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from ._text import STOPWORDS, summary, words
@@ -209,7 +209,12 @@ class _Generator:
     def _object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
         props = schema.get("properties")
         props = props if isinstance(props, Mapping) else {}
-        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        raw_required = schema.get("required")
+        required = (
+            [r for r in raw_required if isinstance(r, str)]
+            if isinstance(raw_required, list)
+            else []
+        )
         out: dict[str, Any] = {}
         for name, sub in props.items():
             if depth >= _MAX_DEPTH:
@@ -230,20 +235,21 @@ class _Generator:
         kind = _type_of(schema)
         if kind == "array" and not schema.get("minItems"):
             return []
-        if kind == "null" or any(_is_null(b) for b in schema.get("anyOf", [])):
+        branches = schema.get("anyOf")
+        if kind == "null" or (isinstance(branches, list) and any(map(_is_null, branches))):
             return None
         return self.generate(schema, None, depth)
 
     def _array(self, schema: Mapping[str, Any], field: str | None, depth: int) -> list[Any]:
-        low = int(schema.get("minItems", 0))
-        high = schema.get("maxItems")
+        low = _count(schema.get("minItems")) or 0
+        high = _count(schema.get("maxItems"))
         wanted = low if depth >= _MAX_DEPTH else max(low, 1)
-        count = wanted if high is None else min(wanted, int(high))
+        count = wanted if high is None else min(wanted, high)
         prefix = schema.get("prefixItems")
         items = schema.get("items", {})
         out: list[Any] = []
         for i in range(count):
-            sub = prefix[i] if isinstance(prefix, Sequence) and i < len(prefix) else items
+            sub = prefix[i] if isinstance(prefix, list) and i < len(prefix) else items
             value = self.generate(sub, field, depth + 1)
             if schema.get("uniqueItems") and value in out:
                 value = _vary(value, i)
@@ -260,7 +266,8 @@ class _Generator:
 
     def _string(self, schema: Mapping[str, Any], field: str | None) -> str:
         fmt = schema.get("format")
-        value = _FORMATS[fmt] if fmt in _FORMATS else self.values.string(field)
+        value = _FORMATS.get(fmt) if isinstance(fmt, str) else None
+        value = value if value is not None else self.values.string(field)
         max_len = schema.get("maxLength")
         if isinstance(max_len, int):
             value = value[:max_len]
@@ -282,6 +289,13 @@ def _type_of(schema: Mapping[str, Any]) -> str:
     if "items" in schema or "prefixItems" in schema:
         return "array"
     return "string"
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative integer keyword (``minItems``…), or ``None`` when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _is_number(value: Any) -> TypeGuard[float]:

@@ -144,6 +144,18 @@ def client_for(emu: Emulator) -> httpx.Client:
     return httpx.Client(base_url=emu.base_url, headers=headers, timeout=10)
 
 
+def test_fields_of_the_wrong_type_fail_the_relays_unmarshalling(client: httpx.Client) -> None:
+    r = client.post(CHAT, json={**BODY, "max_tokens": "10"})
+    assert r.status_code == 500
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["message"].startswith(
+        "json: cannot unmarshal string into Go struct field GeneralOpenAIRequest.max_tokens"
+    )
+    assert client.post(CHAT, json={**BODY, "stream": 1}).status_code == 500
+    assert client.post(CHAT, json={**BODY, "messages": "hi"}).status_code == 500
+
+
 def test_unlisted_model_gets_503_model_not_found_when_not_served() -> None:
     models = ["gpt-4o", {"id": "my-model", "owned_by": "me"}]
     with Emulator(models=models, serve_unlisted=False) as emu, client_for(emu) as c:

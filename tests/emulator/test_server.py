@@ -187,6 +187,21 @@ def test_cli_serves_in_the_foreground_and_refuses_other_hosts() -> None:
         assert proc.wait(10) == 0
 
 
+def test_a_handler_bug_is_answered_in_json_and_logged(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from juhe_core.testing import _app
+
+    def broken(*_: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setitem(_app._ROUTES, ("POST", CHAT), broken)
+    r = client.post(CHAT, json=BODY)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "emulator_internal_error"
+    assert "oops" in r.json()["error"]["message"]
+    assert any("emulator bug" in rec.getMessage() for rec in caplog.records)
+
+
 def test_recording_is_thread_safe(client: httpx.Client, emu: Emulator) -> None:
     def work(_: int) -> str:
         with httpx.Client(base_url=emu.base_url, headers=client.headers, timeout=10) as c:
