@@ -36,6 +36,7 @@ would should will do does did what which who whom whose how when where why if le
 answer say use using call get set add put send run she he her his him"""
 _COMMON_WORDS = STOPWORDS | frozenset(_COMMON_TEXT.split())
 _MAX_DEPTH = 12
+_HARD_DEPTH = 48
 _FORMATS = {
     "date-time": "2025-01-01T00:00:00Z",
     "date": "2025-01-01",
@@ -147,6 +148,8 @@ class _Generator:
         return node if isinstance(node, Mapping) else {}
 
     def generate(self, schema: Any, field: str | None, depth: int) -> Any:
+        if depth > _HARD_DEPTH:  # a schema that refers to itself without end
+            return None
         if schema is True or not isinstance(schema, Mapping):
             return self.values.string(field)
         schema = self.resolve(schema)
@@ -157,9 +160,9 @@ class _Generator:
         for key in ("anyOf", "oneOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:
-                return self.generate(self._pick_branch(schema, key, branches), field, depth)
+                return self.generate(self._pick_branch(schema, key, branches), field, depth + 1)
         if isinstance(schema.get("allOf"), list):
-            return self.generate(self._merge_all_of(schema), field, depth)
+            return self.generate(self._merge_all_of(schema), field, depth + 1)
         kind = _type_of(schema)
         if kind == "object":
             return self._object(schema, depth)
@@ -190,10 +193,11 @@ class _Generator:
         for part in schema["allOf"]:
             part = self.resolve(part) if isinstance(part, Mapping) else {}
             for key, value in part.items():
-                if key == "properties":
-                    merged["properties"] = {**merged.get("properties", {}), **value}
-                elif key == "required":
-                    merged["required"] = [*merged.get("required", []), *value]
+                old = merged.get(key)
+                if key == "properties" and isinstance(old, Mapping) and isinstance(value, Mapping):
+                    merged["properties"] = {**old, **value}
+                elif key == "required" and isinstance(old, list) and isinstance(value, list):
+                    merged["required"] = [*old, *value]
                 else:
                     merged.setdefault(key, value)
         return merged
@@ -229,8 +233,6 @@ class _Generator:
 
     def _minimal(self, schema: Any, depth: int) -> Any:
         """A value for a required field below the depth limit (recursive schemas)."""
-        if depth > _MAX_DEPTH + 8:
-            return None
         schema = self.resolve(schema) if isinstance(schema, Mapping) else {}
         kind = _type_of(schema)
         if kind == "array" and not schema.get("minItems"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any, Literal
 
 import jsonschema
@@ -141,3 +142,10 @@ def test_sentence_initial_words_are_not_names_but_unicode_quotes_are_strings() -
         instance(schema, Values("Using the tool, generate a Pirate greeting."))["who"] == "Pirate"
     )
     assert instance(schema, Values("What is it?"))["who"].endswith("What is it?")
+
+
+def test_self_referring_schemas_terminate() -> None:
+    loop = {"anyOf": [{"$ref": "#"}, {"type": "null"}]}
+    jsonschema.validate(instance(loop, Values("x")), loop)
+    for endless in ({"$ref": "#"}, {"allOf": [{"$ref": "#"}]}):
+        json.dumps(instance(endless, Values("x")))  # returns instead of recursing forever
