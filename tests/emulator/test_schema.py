@@ -146,6 +146,6 @@ def test_sentence_initial_words_are_not_names_but_unicode_quotes_are_strings() -
 
 def test_self_referring_schemas_terminate() -> None:
     loop = {"anyOf": [{"$ref": "#"}, {"type": "null"}]}
-    jsonschema.validate(instance(loop, Values("x")), loop)
+    assert instance(loop, Values("x")) is None  # the only finite instance
     for endless in ({"$ref": "#"}, {"allOf": [{"$ref": "#"}]}):
         json.dumps(instance(endless, Values("x")))  # returns instead of recursing forever
