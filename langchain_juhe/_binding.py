@@ -8,10 +8,11 @@ Bound tool dicts, tool choices and response formats become neutral ``juhe_core``
 when a request is built (``to_tool_definitions``, ``to_tool_choice``,
 ``to_response_format``), whatever spelling the user wrote (OpenAI or Anthropic style).
 
-Structured output picks its default method from the model's profile. A relay serves
-many families: forcing OpenAI's ``json_schema`` on a model whose upstream lacks it (the
-"structured output method mismatch" users of ``ChatOpenAI`` behind relays report) fails,
-so such models default to tool calling instead.
+Structured output picks its default method from the model's profile and the wire format
+(``choose_structured_output_method``). A relay serves many families: forcing OpenAI's
+``json_schema`` on a model whose upstream lacks it (the "structured output method
+mismatch" users of ``ChatOpenAI`` behind relays report) fails, so such models default to
+tool calling instead; the Anthropic format carries tool calling only.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ from juhe_core.messages import (
 )
 
 __all__ = [
+    "FORMAT_METHODS",
     "StructuredOutputMethod",
     "check_method",
-    "default_structured_output_method",
+    "choose_structured_output_method",
     "format_tool_choice",
     "format_tools",
     "json_schema_response_format",
@@ -57,6 +59,19 @@ __all__ = [
 
 StructuredOutputMethod: TypeAlias = Literal["json_schema", "function_calling", "json_mode"]
 _METHODS: tuple[StructuredOutputMethod, ...] = ("json_schema", "function_calling", "json_mode")
+FORMAT_METHODS: Final[Mapping[str, tuple[StructuredOutputMethod, ...]]] = {
+    "openai": _METHODS,
+    "gemini": _METHODS,  # responseSchema / responseMimeType
+    "responses": _METHODS,  # text.format json_schema / json_object
+    # The Messages API has no response format at all: only a forced tool call.
+    "anthropic": ("function_calling",),
+}
+"""The structured-output methods each wire format can carry, best first."""
+_METHOD_NEEDS: Final[Mapping[StructuredOutputMethod, str]] = {
+    "json_schema": "JSON-schema response format",
+    "function_calling": "tool calling",
+    "json_mode": "JSON mode",
+}
 _CHOICE_WORDS = frozenset({"auto", "none", "required", "any"})
 _TOOL_CHOICES: Final[Mapping[str, ToolChoice]] = {
     "auto": "auto",
@@ -99,14 +114,39 @@ def format_tool_choice(
     return {"type": "function", "function": {"name": tool_choice}}
 
 
-def default_structured_output_method(profile: ModelProfile | None) -> StructuredOutputMethod:
-    """``json_schema`` when the model has native structured output, else tool calling."""
+def choose_structured_output_method(
+    method: str | None, profile: ModelProfile | None, api_format: str
+) -> StructuredOutputMethod:
+    """The structured-output method to use with ``api_format``.
+
+    With ``method`` None, the best one the model and the format both support, in the order
+    native JSON schema → tool calling → JSON mode (the model's side read from its profile).
+    A named method is checked against the format only (the user may know the model better
+    than the catalogue does): one the format cannot carry raises UnsupportedFeatureError
+    naming both, before any request is sent.
+    """
+    possible = FORMAT_METHODS.get(api_format, _METHODS)
+    if method is not None:
+        chosen = check_method(method)
+        if chosen not in possible:
+            raise UnsupportedFeatureError(
+                f"the {api_format} format cannot do structured output with method={chosen!r} "
+                f"(it has no {_METHOD_NEEDS[chosen]}); use method="
+                f"{' or '.join(repr(m) for m in possible)}, or api_format='openai'"
+            )
+        return chosen
     profile = profile or {}
-    if profile.get("structured_output", False):
-        return "json_schema"
-    if profile.get("tool_calling", True):
-        return "function_calling"
-    return "json_mode"
+    model_has = {
+        "json_schema": profile.get("structured_output", False),
+        "function_calling": profile.get("tool_calling", True),
+        "json_mode": True,
+    }
+    for candidate in _METHODS:
+        if candidate in possible and model_has[candidate]:
+            return candidate
+    raise UnsupportedFeatureError(  # pragma: no cover - every format has one method left
+        f"the {api_format} format offers no structured-output method for this model"
+    )
 
 
 def check_method(method: str) -> StructuredOutputMethod:

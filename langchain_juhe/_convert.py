@@ -20,6 +20,9 @@ rest in ``additional_kwargs`` so that it goes back unchanged in history:
 - ``tool_call_provider_data`` (by call id), ``text_provider_data`` and ``provider_parts``
   (blocks only one format understands, e.g. Anthropic server-tool results).
 
+``response_metadata`` has ``model_name``, ``model_provider`` ("juhe"), ``finish_reason``,
+the ids, and ``fallbacks`` (the models that failed first) when a fallback model answered.
+
 Media output (images, audio) makes ``content`` a list of standard blocks.
 """
 
@@ -74,7 +77,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
-from langchain_juhe.tools import to_response_format, to_tool_choice, to_tool_definitions
+from langchain_juhe._binding import to_response_format, to_tool_choice, to_tool_definitions
 
 __all__ = [
     "PROVIDER",
@@ -387,6 +390,8 @@ def _response_metadata(result: ChatResult, model: str) -> dict[str, Any]:
         value = getattr(result, key)
         if value is not None:
             metadata[key] = value
+    if result.fallbacks:
+        metadata["fallbacks"] = list(result.fallbacks)
     return metadata
 
 
@@ -537,8 +542,11 @@ class ChunkBuilder:
             return None  # provider blocks ride on the last chunk, exactly as received
         assert_never(part)
 
-    def last(self, result: ChatResult) -> AIMessageChunk:
-        """The closing chunk: metadata, finish reason, exact data and (unless off) usage."""
+    def last(self, result: ChatResult, model: str | None = None) -> AIMessageChunk:
+        """The closing chunk: metadata, finish reason, exact data and (unless off) usage.
+
+        ``model`` names the answer when the server does not (a fallback may have answered).
+        """
         usage = to_usage_metadata(result.usage) if result.usage and self._stream_usage else None
         content: str | list[str | dict[str, Any]] = ""
         if result.refusal:
@@ -547,6 +555,6 @@ class ChunkBuilder:
             content=content,
             additional_kwargs=_exact_kwargs(result.parts),
             usage_metadata=usage,
-            response_metadata=_response_metadata(result, self._model),
+            response_metadata=_response_metadata(result, model or self._model),
             chunk_position="last",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -26,18 +26,19 @@ from typing_extensions import Self
 from juhe_core.catalogue import capabilities_for, guess_format
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.messages import ChatRequest
+from juhe_core.messages import ChatResult as JuheChatResult
 from juhe_core.settings import DEFAULT_TIMEOUT
 from langchain_juhe import _convert
-from langchain_juhe._clients import ClientCache
-from langchain_juhe.tools import (
+from langchain_juhe._binding import (
+    FORMAT_METHODS,
     StructuredOutputMethod,
-    check_method,
-    default_structured_output_method,
+    choose_structured_output_method,
     format_tool_choice,
     format_tools,
     json_schema_response_format,
     structured_output_parser,
 )
+from langchain_juhe._clients import ClientCache
 
 __all__ = ["ChatJuhe"]
 
@@ -172,8 +173,15 @@ class ChatJuhe(BaseChatModel):
     """Root URL; defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
     A trailing ``/v1`` is accepted and removed (no ``/v1/v1`` paths)."""
     api_format: str = "openai"
-    """Wire format, passed to ``juhe_core`` as is (``"openai"``, or a native format /
-    ``"auto"``); an unknown name raises ``UnsupportedFeatureError`` at the first call."""
+    """Wire format: ``"openai"`` (chat completions), ``"anthropic"`` (``/v1/messages``),
+    ``"gemini"`` (``/v1beta``), ``"responses"`` (``/v1/responses``) or ``"auto"`` (the
+    model's native one); an unknown name raises ``UnsupportedFeatureError`` at the first
+    call. What a format cannot carry raises ``UnsupportedFeatureError`` naming both."""
+    fallback_models: list[str] | None = None
+    """Models tried in order when the model still fails with 429, 5xx or
+    ``model_not_found`` after its retries (streams: only before the first chunk). Those
+    that failed are listed in ``response_metadata["fallbacks"]``; ``model_name`` is the
+    model that answered. Also accepted per call (``invoke(..., fallback_models=[...])``)."""
     temperature: float | None = None
     """Sampling temperature (sent as given, 0 included)."""
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
@@ -271,7 +279,14 @@ class ChatJuhe(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {**self._default_params, "api_format": self.api_format}
+        params = {**self._default_params, "api_format": self.api_format}
+        if self.fallback_models:
+            params["fallback_models"] = self.fallback_models
+        return params
+
+    def _wire_format(self) -> str:
+        """The concrete format calls use; ``"auto"`` as the model's name family suggests."""
+        return guess_format(self.model) if self.api_format == "auto" else self.api_format
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}
@@ -289,9 +304,10 @@ class ChatJuhe(BaseChatModel):
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         caps = capabilities_for(self.model)
-        fmt = guess_format(self.model) if self.api_format == "auto" else self.api_format
+        fmt = self._wire_format()
         # Only the anthropic codec carries images and PDFs inside tool results.
         media_results = fmt == "anthropic"
+        native_schema = "json_schema" in FORMAT_METHODS.get(fmt, ("json_schema",))
         return ModelProfile(
             max_input_tokens=caps.context_window,
             max_output_tokens=caps.max_output_tokens,
@@ -310,7 +326,7 @@ class ChatJuhe(BaseChatModel):
             tool_calling=caps.tools,
             tool_choice=caps.tools,
             tool_call_streaming=caps.tools,
-            structured_output=caps.structured_output,
+            structured_output=caps.structured_output and native_schema,
             temperature=caps.temperature,
         )
 
@@ -350,16 +366,19 @@ class ChatJuhe(BaseChatModel):
 
     def _request_args(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[ChatRequest, str, bool]:
-        """The neutral request, the model name asked for, and whether to stream usage."""
+    ) -> tuple[ChatRequest, _Call]:
+        """The neutral request and how to send it (fallbacks, stream usage)."""
         kwargs.pop("stream", None)
         stream_usage = bool(kwargs.pop("stream_usage", self.stream_usage))
+        fallbacks = kwargs.pop("fallback_models", None)
+        if fallbacks is None:
+            fallbacks = self.fallback_models or ()
         params = {**self._default_params, "model_kwargs": self.model_kwargs, **kwargs}
         params.pop("stream_usage", None)
         params["extra_body"] = {**(self.extra_body or {}), **(kwargs.get("extra_body") or {})}
         model = params.pop("model")
         request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
-        return request, model, stream_usage
+        return request, _Call(model, tuple(fallbacks), stream_usage)
 
     def _generate(
         self,
@@ -368,9 +387,11 @@ class ChatJuhe(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, model, _ = self._request_args(messages, stop, kwargs)
-        result = self._get_client().chat(request, api_format=self.api_format)
-        return _chat_result(_convert.to_ai_message(result, model=model))
+        request, call = self._request_args(messages, stop, kwargs)
+        result = self._get_client().chat(
+            request, api_format=self.api_format, fallback_models=call.fallbacks
+        )
+        return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
     async def _agenerate(
         self,
@@ -379,9 +400,11 @@ class ChatJuhe(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, model, _ = self._request_args(messages, stop, kwargs)
-        result = await self._get_async_client().chat(request, api_format=self.api_format)
-        return _chat_result(_convert.to_ai_message(result, model=model))
+        request, call = self._request_args(messages, stop, kwargs)
+        result = await self._get_async_client().chat(
+            request, api_format=self.api_format, fallback_models=call.fallbacks
+        )
+        return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
     def _stream(
         self,
@@ -390,17 +413,21 @@ class ChatJuhe(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, model, stream_usage = self._request_args(messages, stop, kwargs)
-        builder = _convert.ChunkBuilder(model=model, stream_usage=stream_usage)
+        request, call = self._request_args(messages, stop, kwargs)
+        builder = _convert.ChunkBuilder(model=call.model, stream_usage=call.stream_usage)
         stream = self._get_client().chat_stream(
-            request, api_format=self.api_format, idle_timeout=self.stream_chunk_timeout
+            request,
+            api_format=self.api_format,
+            idle_timeout=self.stream_chunk_timeout,
+            fallback_models=call.fallbacks,
         )
         with stream:
             for delta in stream:
                 if (message := builder.chunk(delta)) is not None:
                     yield ChatGenerationChunk(message=message)
-        assert stream.result is not None  # the stream raises unless it ended properly
-        yield ChatGenerationChunk(message=builder.last(stream.result))
+        result = stream.result
+        assert result is not None  # the stream raises unless it ended properly
+        yield ChatGenerationChunk(message=builder.last(result, call.answering(result)))
 
     async def _astream(
         self,
@@ -409,17 +436,21 @@ class ChatJuhe(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, model, stream_usage = self._request_args(messages, stop, kwargs)
-        builder = _convert.ChunkBuilder(model=model, stream_usage=stream_usage)
+        request, call = self._request_args(messages, stop, kwargs)
+        builder = _convert.ChunkBuilder(model=call.model, stream_usage=call.stream_usage)
         stream = await self._get_async_client().chat_stream(
-            request, api_format=self.api_format, idle_timeout=self.stream_chunk_timeout
+            request,
+            api_format=self.api_format,
+            idle_timeout=self.stream_chunk_timeout,
+            fallback_models=call.fallbacks,
         )
         async with stream:
             async for delta in stream:
                 if (message := builder.chunk(delta)) is not None:
                     yield ChatGenerationChunk(message=message)
-        assert stream.result is not None  # the stream raises unless it ended properly
-        yield ChatGenerationChunk(message=builder.last(stream.result))
+        result = stream.result
+        assert result is not None  # the stream raises unless it ended properly
+        yield ChatGenerationChunk(message=builder.last(result, call.answering(result)))
 
     # --- tools and structured output ---
 
@@ -464,8 +495,11 @@ class ChatJuhe(BaseChatModel):
             schema: A pydantic class, TypedDict class or JSON schema (may be None with
                 ``json_mode``, which then returns any JSON object).
             method: ``"json_schema"`` (native structured output), ``"function_calling"``
-                (a forced tool call) or ``"json_mode"``; by default ``json_schema`` when
-                the model's profile has native structured output, else tool calling.
+                (a forced tool call) or ``"json_mode"``. By default the best one both the
+                model (its profile) and the wire format support: native JSON schema, else
+                tool calling, else JSON mode. A method the format cannot carry (JSON
+                schema or JSON mode with ``api_format="anthropic"``) raises
+                ``UnsupportedFeatureError`` here, before any request.
             include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising
                 on parse errors.
             strict: Ask the server to enforce the schema exactly.
@@ -473,7 +507,7 @@ class ChatJuhe(BaseChatModel):
         """
         if kwargs:
             raise ValueError(f"Received unsupported arguments {kwargs}")
-        chosen = check_method(method or default_structured_output_method(self.profile))
+        chosen = choose_structured_output_method(method, self.profile, self._wire_format())
         ls_format = {"kwargs": {"method": chosen, "strict": strict}, "schema": schema}
         llm: Runnable[LanguageModelInput, AIMessage]
         if schema is None and chosen != "json_mode":
@@ -502,6 +536,21 @@ class ChatJuhe(BaseChatModel):
         return RunnableMap(raw=llm) | parse.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+
+class _Call(NamedTuple):
+    """How one call is sent, beside its request."""
+
+    model: str
+    """The model asked for."""
+    fallbacks: tuple[str, ...]
+    """Models to try next (``fallback_models``)."""
+    stream_usage: bool
+    """Whether the last stream chunk carries usage."""
+
+    def answering(self, result: JuheChatResult) -> str:
+        """The model that answered, for when the server does not name it."""
+        return (self.model, *self.fallbacks)[len(result.fallbacks)]
 
 
 def _chat_result(message: AIMessage) -> ChatResult:

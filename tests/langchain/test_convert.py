@@ -48,8 +48,8 @@ from juhe_core.messages import (
     VideoPart,
 )
 from juhe_core.wire import openai as openai_codec
-from langchain_juhe import _convert, tools
-from langchain_juhe.tools import format_tool_choice, format_tools
+from langchain_juhe import _binding, _convert
+from langchain_juhe._binding import format_tool_choice, format_tools
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 PNG64 = base64.b64encode(PNG).decode()
@@ -405,12 +405,12 @@ def test_tool_definitions_from_every_tool_form() -> None:
         "properties": {"q": {"type": "string"}},
     }
     formatted = format_tools([Weather, Point, add, schema], strict=True)
-    definitions = tools.to_tool_definitions(formatted)
+    definitions = _binding.to_tool_definitions(formatted)
     assert [d.name for d in definitions] == ["Weather", "Point", "add", "lookup"]
     assert definitions[0].parameters["properties"]["city"]["description"] == "the city"
     assert all(d.strict is True for d in definitions)
     with pytest.raises(UnsupportedFeatureError, match="web_search"):
-        tools.to_tool_definitions([{"type": "web_search_preview"}])
+        _binding.to_tool_definitions([{"type": "web_search_preview"}])
 
 
 @pytest.mark.parametrize(
@@ -429,7 +429,7 @@ def test_tool_definitions_from_every_tool_form() -> None:
     ],
 )
 def test_tool_choice_spellings(value: Any, expected: Any) -> None:
-    assert tools.to_tool_choice(value) == expected
+    assert _binding.to_tool_choice(value) == expected
 
 
 def test_bind_time_tool_choice_checks_names() -> None:
@@ -441,20 +441,20 @@ def test_bind_time_tool_choice_checks_names() -> None:
 
 
 def test_response_formats() -> None:
-    assert tools.to_response_format({"type": "json_object"}) == JsonObjectFormat()
-    fmt = tools.json_schema_response_format(Weather, strict=True)
+    assert _binding.to_response_format({"type": "json_object"}) == JsonObjectFormat()
+    fmt = _binding.json_schema_response_format(Weather, strict=True)
     assert fmt["json_schema"]["name"] == "Weather" and fmt["json_schema"]["strict"] is True
-    parsed = tools.to_response_format(fmt)
+    parsed = _binding.to_response_format(fmt)
     assert isinstance(parsed, JsonSchemaFormat)
     assert parsed.schema["required"] == ["city"]
     assert parsed.schema["additionalProperties"] is False
-    assert tools.to_response_format(Weather) == JsonSchemaFormat(
+    assert _binding.to_response_format(Weather) == JsonSchemaFormat(
         "Weather",
-        tools.json_schema_response_format(Weather)["json_schema"]["schema"],
+        _binding.json_schema_response_format(Weather)["json_schema"]["schema"],
         description="Get the weather.",
     )
     with pytest.raises(UnsupportedFeatureError):
-        tools.to_response_format({"type": "xml"})
+        _binding.to_response_format({"type": "xml"})
 
 
 def test_request_merges_defaults_call_keywords_and_extra_body() -> None:
