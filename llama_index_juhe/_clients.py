@@ -1,13 +1,14 @@
-"""The lazily created juhe_core clients behind one LlamaIndex model object.
+"""The lazily created juhe_core clients behind one LlamaIndex object.
 
-``Juhe`` and ``JuheEmbedding`` each hold one ``Clients``: a ``JuheClient`` made on the
-first sync call and an ``AsyncJuheClient`` made on the first async call, both built from
-the object's fields at that moment and reused after.
+``Juhe``, ``JuheEmbedding`` and ``JuheToolSpec`` each hold one ``Clients``: a
+``JuheClient`` made on the first sync call and an ``AsyncJuheClient`` made on the first
+async call, both built from the object's fields at that moment and reused after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -22,6 +23,10 @@ __all__ = ["Clients", "ConnectionFields", "settings_of"]
 
 class Clients:
     """One sync and one async client, made on first use.
+
+    Creation is guarded by a lock: two threads making the first call at once (a
+    ``ThreadPoolExecutor`` over one ``Juhe``) would otherwise each build a client and one
+    of them, never closed, would leak its pool.
 
     Pooled async connections belong to the event loop that opened them, so a call from
     a new loop (a second ``asyncio.run``) gets a new async client. A caller-supplied
@@ -38,33 +43,60 @@ class Clients:
         self._client: JuheClient | None = None
         self._aclient: AsyncJuheClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
 
     def sync(self, settings: Settings) -> JuheClient:
         """The sync client (``settings`` are used when it is first made)."""
-        if self._client is None:
-            self._client = JuheClient(settings=settings, http_client=self._http_client)
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = JuheClient(settings=settings, http_client=self._http_client)
+                client = self._client
+        return client
+
+    def peek_sync(self) -> JuheClient | None:
+        """The sync client if one was made (its cached model list informs ``auto``)."""
         return self._client
 
     def async_(self, settings: Settings) -> AsyncJuheClient:
         """The async client for the running loop (``settings`` used when one is made)."""
         loop = asyncio.get_running_loop()
-        stale = self._async_http_client is None and self._loop is not loop
-        if self._aclient is None or stale:
-            self._aclient = AsyncJuheClient(settings=settings, http_client=self._async_http_client)
+        with self._lock:
+            if self._aclient is None or self._stale(loop):
+                self._aclient = AsyncJuheClient(
+                    settings=settings, http_client=self._async_http_client
+                )
             self._loop = loop
-        return self._aclient
+            return self._aclient
+
+    def unbound_async(self, settings: Settings) -> AsyncJuheClient:
+        """The async client, made outside any loop if need be; the first loop to use it
+        through ``async_`` adopts it."""
+        with self._lock:
+            if self._aclient is None:
+                self._aclient = AsyncJuheClient(
+                    settings=settings, http_client=self._async_http_client
+                )
+            return self._aclient
+
+    def _stale(self, loop: asyncio.AbstractEventLoop) -> bool:
+        # A caller's httpx client is theirs to manage; ours is tied to the loop it ran on.
+        return self._async_http_client is None and self._loop is not None and self._loop is not loop
 
     def close(self) -> None:
         """Close the sync client's pooled connections."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def aclose(self) -> None:
         """Close the async client's pooled connections."""
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        with self._lock:
+            aclient, self._aclient, self._loop = self._aclient, None, None
+        if aclient is not None:
+            await aclient.aclose()
 
     def __getstate__(self) -> dict[str, Any]:
         # Sockets, locks and loops do not cross processes: a copy starts without clients.

@@ -14,7 +14,10 @@ How LlamaIndex represents things, following its OpenAI integration:
   ``additional_information``); a streamed piece of it is
   ``ChatResponse.additional_kwargs["thinking_delta"]`` (what ``FunctionAgent`` reads);
 - token counts are flat keys of ``ChatResponse.additional_kwargs`` and a ``usage``
-  mapping in ``ChatResponse.raw`` (what ``TokenCountingHandler`` reads).
+  mapping in ``ChatResponse.raw`` (what ``TokenCountingHandler`` reads);
+- ``fallback_models`` that failed before the answering model are listed under
+  ``additional_kwargs["fallbacks"]`` (the answering model is ``raw["model"]``);
+- image and audio output (Gemini) are ``ImageBlock`` / ``AudioBlock`` holding the bytes.
 
 Format-only data that LlamaIndex blocks have no field for rides in the assistant
 message's ``additional_kwargs`` and is sent back unchanged (messages.py: "sent back as
@@ -77,6 +80,7 @@ __all__ = [
     "map_parts",
     "map_result",
     "raw_body",
+    "response_kwargs",
     "tool_call_dicts",
     "tool_kwargs",
     "tool_selections",
@@ -399,13 +403,22 @@ def raw_body(result: ChatResult) -> dict[str, Any]:
     return body
 
 
+def response_kwargs(usage: Usage | None, fallbacks: Sequence[str]) -> dict[str, Any]:
+    """``ChatResponse.additional_kwargs``: token counts, and the ``fallbacks`` that failed
+    before the answering model (only when some did, so a normal answer holds counts only)."""
+    kwargs: dict[str, Any] = usage_counts(usage)
+    if fallbacks:
+        kwargs["fallbacks"] = list(fallbacks)
+    return kwargs
+
+
 def map_result(result: ChatResult) -> ChatResponse:
     """A whole neutral answer as a ``ChatResponse``."""
     return ChatResponse(
         message=map_parts(result.parts, refusal=result.refusal),
         raw=raw_body(result),
         logprobs=_logprobs(result.logprobs),
-        additional_kwargs=usage_counts(result.usage),
+        additional_kwargs=response_kwargs(result.usage, result.fallbacks),
     )
 
 

@@ -34,7 +34,7 @@ from juhe_core.messages import (
     Usage,
     UsageDelta,
 )
-from llama_index_juhe._convert import map_parts, usage_counts
+from llama_index_juhe._convert import map_parts, response_kwargs, usage_counts
 
 __all__ = ["StreamFold"]
 
@@ -58,11 +58,13 @@ class StreamFold:
     ``additional_kwargs`` the new reasoning (``thinking_delta``) and the token counts once
     the server sent them. ``raw`` holds the response id, model, finish reason and a
     ``usage`` mapping (None until known), so the last chunk tells ``TokenCountingHandler``
-    the real counts.
+    the real counts. ``fallbacks`` (models that failed before the stream started) are in
+    every chunk's ``additional_kwargs``, as in a whole answer's.
     """
 
-    def __init__(self, *, request_id: str | None = None) -> None:
+    def __init__(self, *, request_id: str | None = None, fallbacks: Sequence[str] = ()) -> None:
         self._request_id = request_id
+        self._fallbacks = tuple(fallbacks)
         self._text: list[str] = []
         self._reasoning: list[str] = []
         self._signature: str | None = None
@@ -140,7 +142,7 @@ class StreamFold:
         parts: Sequence[Part] | None = None,
         refusal: str | None = None,
     ) -> ChatResponse:
-        kwargs: dict[str, Any] = usage_counts(self._usage)
+        kwargs = response_kwargs(self._usage, self._fallbacks)
         if thinking_delta:
             kwargs["thinking_delta"] = thinking_delta
         return ChatResponse(

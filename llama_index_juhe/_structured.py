@@ -1,16 +1,25 @@
-"""Structured output through a JSON-schema response format, where the model supports it.
+"""Structured output by the best method the model and the wire format support.
 
 LlamaIndex's default for a function-calling LLM is a forced tool call
-(``FunctionCallingProgram``); models with native structured output answer more reliably
-when asked for JSON matching a schema, as llama-index-llms-openai does. This base class of
-``Juhe`` makes that choice per model (``_supports_json_schema``) and otherwise defers to
-LlamaIndex's own programs. ``pydantic_program_mode`` other than DEFAULT is honoured as is.
+(``FunctionCallingProgram``), and for any other LLM a prompt asking for JSON
+(``LLMTextCompletionProgram``). Models with native structured output answer more reliably
+when asked for JSON matching a schema, as llama-index-llms-openai does. ``structured_method``
+picks, in order of preference (issue 5: "native JSON schema → tool calling → JSON mode"):
+
+- ``json_schema``: a JSON-schema response format, when the model has native structured
+  output and the format carries a response format;
+- ``function_calling``: LlamaIndex's forced tool call, when the model calls tools;
+- ``json_mode``: LlamaIndex's JSON prompt, with the ``json_object`` response format added;
+- ``text``: LlamaIndex's JSON prompt alone.
+
+The Anthropic format has no response format at all (the codec refuses one), so Claude
+models get a tool call there. ``pydantic_program_mode`` other than DEFAULT is honoured as is.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import llama_index.core.instrumentation as instrument
 from llama_index.core.bridge.pydantic import BaseModel, Field
@@ -23,29 +32,64 @@ from llama_index.core.program.streaming_utils import process_streaming_content_i
 from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
 from llama_index.core.types import PydanticProgramMode
 
+from juhe_core.catalogue import ModelCapabilities
+from juhe_core.messages import JsonObjectFormat
 from llama_index_juhe._options import schema_format
 
-__all__ = ["JsonSchemaLLM"]
+__all__ = ["RESPONSE_FORMATS", "JsonSchemaLLM", "StructuredMethod", "structured_method"]
 
 # core re-exports get_dispatcher without listing it in __all__, hence the ignore.
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 Model = TypeVar("Model", bound=BaseModel)
+StructuredMethod: TypeAlias = Literal["json_schema", "function_calling", "json_mode", "text"]
+
+# Wire formats whose codec encodes ``ChatRequest.response_format`` (juhe_core.wire:
+# openai ``response_format``, gemini ``responseMimeType``/``responseSchema``, responses
+# ``text.format``); the anthropic codec raises UnsupportedFeatureError for it.
+RESPONSE_FORMATS: Final = frozenset({"openai", "gemini", "responses"})
+
+
+def structured_method(
+    caps: ModelCapabilities, api_format: str, *, function_calling: bool
+) -> StructuredMethod:
+    """The best structured-output method for a model spoken to in ``api_format``.
+
+    ``function_calling`` is the LLM's ``metadata.is_function_calling_model`` (catalogue
+    fact or user override), which is also what LlamaIndex's program choice reads.
+    """
+    carries_format = api_format in RESPONSE_FORMATS
+    if carries_format and caps.structured_output:
+        return "json_schema"
+    if function_calling:
+        return "function_calling"
+    if carries_format and caps.json_mode:
+        return "json_mode"
+    return "text"
 
 
 class JsonSchemaLLM(FunctionCallingLLM):
-    """``structured_predict`` and friends on a JSON-schema response format when supported."""
+    """``structured_predict`` and friends by the method ``structured_method`` picks."""
 
     strict: bool = Field(default=False, description="Strict tool and JSON schemas.")
 
-    def _supports_json_schema(self) -> bool:
-        """Whether the model takes a JSON-schema response format (subclasses decide)."""
+    def _structured_method(self) -> StructuredMethod:
+        """The method for this model and format (subclasses decide)."""
         raise NotImplementedError
 
     def _use_json_schema(self) -> bool:
         return (
             self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-            and self._supports_json_schema()
+            and self._structured_method() == "json_schema"
         )
+
+    def _program_kwargs(self, llm_kwargs: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``llm_kwargs`` for LlamaIndex's own programs: JSON mode added where it is best."""
+        if (
+            self.pydantic_program_mode != PydanticProgramMode.DEFAULT
+            or self._structured_method() != "json_mode"
+        ):
+            return llm_kwargs
+        return {"response_format": JsonObjectFormat(), **(llm_kwargs or {})}
 
     def _schema_kwargs(
         self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]
@@ -71,7 +115,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         """An instance of ``output_cls`` predicted from ``prompt``."""
         if not self._use_json_schema():
             fallback: Model = super().structured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
+                output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
             return fallback
         dispatcher.event(
@@ -96,7 +140,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         """An instance of ``output_cls`` predicted from ``prompt``, async."""
         if not self._use_json_schema():
             fallback: Model = await super().astructured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
+                output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
             return fallback
         dispatcher.event(
@@ -119,7 +163,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
     ) -> Generator[Any, None, None]:
         if not self._use_json_schema():
             yield from super()._structured_stream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
+                output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
             return
         messages = self._schema_messages(prompt, prompt_args)
@@ -137,7 +181,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
     ) -> AsyncGenerator[Any, None]:
         if not self._use_json_schema():
             return await super()._structured_astream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
+                output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
         messages = self._schema_messages(prompt, prompt_args)
         kwargs = self._schema_kwargs(llm_kwargs, output_cls)

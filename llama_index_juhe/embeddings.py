@@ -4,10 +4,18 @@ Any model name is accepted (``text-embedding-3-*``, ``bge-m3``, whatever the rel
 serves): the name is sent unchanged. LlamaIndex batches texts by ``embed_batch_size``
 and, in async batch calls, runs at most ``num_workers`` batches at once; each batch is
 one ``JuheClient.embed`` request, vectors in input order.
+
+``show_progress=True`` (on ``get_text_embedding_batch``, and so on
+``VectorStoreIndex.from_documents``) shows one bar that advances as each request comes
+back, counted in texts, through juhe_core's ``on_batch`` hook, in place of LlamaIndex's
+bar, which advances as texts are queued (sync) or counts batches (async).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -22,6 +30,29 @@ __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_EMBED_BATCH_SIZE = 100  # as llama-index-embeddings-openai; the API takes up to 2048
+PROGRESS_DESCRIPTION = "Generating embeddings"  # LlamaIndex's own bar's label
+
+# The running batch call's progress hook. A context variable, not an attribute: one
+# embedding object may serve several batch calls at once (threads, async tasks), and
+# asyncio copies it into the tasks LlamaIndex gathers.
+_on_batch: ContextVar[Callable[[int], None] | None] = ContextVar("_on_batch", default=None)
+
+
+@contextmanager
+def _progress(total: int, show: bool) -> Iterator[None]:
+    """A progress bar over ``total`` texts, advanced by ``_on_batch`` while inside."""
+    if not show:
+        yield
+        return
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]  # a llama-index-core dependency
+
+    with tqdm(total=total, desc=PROGRESS_DESCRIPTION) as bar:
+        token = _on_batch.set(bar.update)
+        try:
+            yield
+            bar.update(total - bar.n)  # texts served from LlamaIndex's embeddings cache
+        finally:
+            _on_batch.reset(token)
 
 
 class JuheEmbedding(BaseEmbedding):
@@ -97,6 +128,7 @@ class JuheEmbedding(BaseEmbedding):
             model=self.model_name,
             dimensions=self.dimensions,
             batch_size=self.embed_batch_size,
+            on_batch=_on_batch.get(),
         )
         return result.vectors
 
@@ -107,8 +139,23 @@ class JuheEmbedding(BaseEmbedding):
             dimensions=self.dimensions,
             batch_size=self.embed_batch_size,
             max_concurrency=self.num_workers or 1,
+            on_batch=_on_batch.get(),
         )
         return result.vectors
+
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """Embed ``texts`` in batches of ``embed_batch_size``; a progress bar if asked."""
+        with _progress(len(texts), show_progress):
+            return super().get_text_embedding_batch(texts, show_progress=False, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """Embed ``texts`` in batches, ``num_workers`` at once; a progress bar if asked."""
+        with _progress(len(texts), show_progress):
+            return await super().aget_text_embedding_batch(texts, show_progress=False, **kwargs)
 
     def _get_query_embedding(self, query: str) -> Embedding:
         return self._embed([query])[0]

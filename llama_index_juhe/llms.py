@@ -43,7 +43,7 @@ from llama_index_juhe._clients import Clients, settings_of
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import chat_request, map_tool_choice, map_tools
 from llama_index_juhe._stream import StreamFold
-from llama_index_juhe._structured import JsonSchemaLLM
+from llama_index_juhe._structured import JsonSchemaLLM, StructuredMethod, structured_method
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -76,6 +76,9 @@ class Juhe(JsonSchemaLLM):
         api_format: the wire format: ``"openai"`` (default), ``"anthropic"``, ``"gemini"``,
             ``"responses"``, or ``"auto"`` for the model's native one.
         temperature, max_tokens, reasoning_effort: sent when set.
+        fallback_models: models tried in order when ``model`` still fails with 429, 5xx
+            or ``model_not_found`` after its retries; the ones that failed are listed in
+            ``ChatResponse.additional_kwargs["fallbacks"]`` (and on every stream chunk).
         additional_kwargs: extra request options; unknown names go into the body as is.
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
@@ -97,6 +100,10 @@ class Juhe(JsonSchemaLLM):
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request.")
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
     reasoning_effort: str | None = Field(default=None, description="minimal/low/medium/high.")
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        description="Models tried in order when the model fails after its retries.",
+    )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request options, sent with every call."
     )
@@ -120,6 +127,7 @@ class Juhe(JsonSchemaLLM):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         reasoning_effort: str | None = None,
+        fallback_models: list[str] | None = None,
         strict: bool = False,
         additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,
@@ -147,6 +155,7 @@ class Juhe(JsonSchemaLLM):
             "timeout": timeout,
             "max_retries": max_retries,
             "reasoning_effort": reasoning_effort,
+            "fallback_models": list(fallback_models or ()),
             "strict": strict,
             "additional_kwargs": additional_kwargs or {},
             "default_headers": default_headers,
@@ -180,8 +189,21 @@ class Juhe(JsonSchemaLLM):
             system_role=MessageRole.SYSTEM,
         )
 
-    def _supports_json_schema(self) -> bool:
-        return self.capabilities.structured_output
+    @property
+    def resolved_format(self) -> str:
+        """The wire format calls use: ``api_format``, with ``"auto"`` resolved by name
+        (or by the model list, once the client has fetched it)."""
+        client = self._clients.peek_sync()
+        if client is not None:
+            return client.resolve_format(self.api_format, self.model)
+        return resolve_format(self.api_format, self.model)
+
+    def _structured_method(self) -> StructuredMethod:
+        return structured_method(
+            self.capabilities,
+            self.resolved_format,
+            function_calling=bool(self.metadata.is_function_calling_model),
+        )
 
     # --- clients ---
 
@@ -192,6 +214,14 @@ class Juhe(JsonSchemaLLM):
     async def aclose(self) -> None:
         """Close the pooled async connections (a caller's client stays open)."""
         await self._clients.aclose()
+
+    def _call_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """What the juhe_core call takes besides the request (a call may override them)."""
+        fallbacks = kwargs.pop("fallback_models", None)
+        return {
+            "api_format": self.api_format,
+            "fallback_models": self.fallback_models if fallbacks is None else list(fallbacks),
+        }
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
         own = {
@@ -207,25 +237,24 @@ class Juhe(JsonSchemaLLM):
     # --- chat ---
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        options = self._call_options(kwargs)
         request = self._request(messages, kwargs)
-        return map_result(
-            self._clients.sync(settings_of(self)).chat(request, api_format=self.api_format)
-        )
+        return map_result(self._clients.sync(settings_of(self)).chat(request, **options))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        options = self._call_options(kwargs)
         request = self._request(messages, kwargs)
-        result = await self._clients.async_(settings_of(self)).chat(
-            request, api_format=self.api_format
-        )
+        result = await self._clients.async_(settings_of(self)).chat(request, **options)
         return map_result(result)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        options = self._call_options(kwargs)
         request = self._request(messages, kwargs)
         client = self._clients.sync(settings_of(self))
 
         def gen() -> Generator[ChatResponse, None, None]:
-            with client.chat_stream(request, api_format=self.api_format) as stream:
-                fold = StreamFold(request_id=stream.request_id)
+            with client.chat_stream(request, **options) as stream:
+                fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 for delta in stream:
                     if (chunk := fold.feed(delta)) is not None:
                         yield chunk
@@ -236,14 +265,13 @@ class Juhe(JsonSchemaLLM):
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
+        options = self._call_options(kwargs)
         request = self._request(messages, kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            stream = await self._clients.async_(settings_of(self)).chat_stream(
-                request, api_format=self.api_format
-            )
+            stream = await self._clients.async_(settings_of(self)).chat_stream(request, **options)
             async with stream:
-                fold = StreamFold(request_id=stream.request_id)
+                fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 async for delta in stream:
                     if (chunk := fold.feed(delta)) is not None:
                         yield chunk
