@@ -72,6 +72,8 @@ class Row:
     """The row this one is compared with (None for peers and raw rows)."""
     ours: bool = False
     """Whether the row is one of this project's clients."""
+    slow: bool = False
+    """Skipped by ``--quick`` (an illustration taking tens of seconds)."""
 
 
 # --- raw httpx: the floor every figure is divided by ---
@@ -454,11 +456,11 @@ def openai_embeddings(url: str, model: str) -> LangChainEmbed:
     )
 
 
-def juhe_embeddings(url: str, model: str) -> LangChainEmbed:
-    """``JuheEmbeddings`` with its defaults."""
+def juhe_embeddings(url: str, model: str, **kwargs: Any) -> LangChainEmbed:
+    """``JuheEmbeddings`` with its defaults (or ``kwargs``)."""
     from langchain_juhe import JuheEmbeddings
 
-    return LangChainEmbed(JuheEmbeddings(model=model, base_url=url, api_key=KEY))
+    return LangChainEmbed(JuheEmbeddings(model=model, base_url=url, api_key=KEY, **kwargs))
 
 
 def openai_embedding(url: str, model: str) -> LlamaIndexEmbed:
@@ -468,37 +470,65 @@ def openai_embedding(url: str, model: str) -> LlamaIndexEmbed:
     return LlamaIndexEmbed(OpenAIEmbedding(model_name=model, api_base=url + "/v1", api_key=KEY))
 
 
-def juhe_embedding(url: str, model: str) -> LlamaIndexEmbed:
-    """LlamaIndex ``JuheEmbedding`` with its defaults."""
+def juhe_embedding(url: str, model: str, **kwargs: Any) -> LlamaIndexEmbed:
+    """LlamaIndex ``JuheEmbedding`` with its defaults (or ``kwargs``)."""
     from llama_index_juhe import JuheEmbedding
 
-    return LlamaIndexEmbed(JuheEmbedding(model_name=model, api_base=url, api_key=KEY))
+    return LlamaIndexEmbed(JuheEmbedding(model_name=model, api_base=url, api_key=KEY, **kwargs))
+
+
+def _floor_args(model: str) -> dict[str, Any]:
+    from fake_upstream import WORDS, knobs
+
+    chunks, _ = knobs(model, {})
+    return {"answer": ANSWER, "pieces": [WORDS[i % len(WORDS)] for i in range(chunks)]}
+
+
+def langchain_floor(url: str, model: str) -> LangChainChat:
+    """LangChain's floor: a ``BaseChatModel`` answering from memory (``floors.py``)."""
+    from floors import FloorChatModel
+
+    return LangChainChat(FloorChatModel(**_floor_args(model)))
+
+
+def llama_index_floor(url: str, model: str) -> LlamaIndexChat:
+    """LlamaIndex's floor: an LLM answering from memory (``floors.py``)."""
+    from floors import FloorLLM
+
+    return LlamaIndexChat(FloorLLM(**_floor_args(model)))
 
 
 RAW_O, RAW_A = "httpx raw [openai]", "httpx raw [anthropic]"
+LANGCHAIN_FLOOR = "langchain-core floor (no I/O)"
+LLAMA_INDEX_FLOOR = "llama-index-core floor (no I/O)"
 
 CHAT_ROWS = (
     Row(RAW_O, raw_chat("openai")),
     Row(RAW_A, raw_chat("anthropic")),
     Row("juhe_core [openai]", core_chat("openai"), RAW_O, ours=True),
     Row("juhe_core [anthropic]", core_chat("anthropic"), RAW_A, ours=True),
+    Row(LANGCHAIN_FLOOR, langchain_floor),
     Row("ChatOpenAI", chat_openai, RAW_O),
     Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_O, "ChatOpenAI", ours=True),
     Row("ChatAnthropic", chat_anthropic, RAW_A),
     Row("ChatJuhe [anthropic]", chat_juhe("anthropic"), RAW_A, "ChatAnthropic", ours=True),
+    Row(LLAMA_INDEX_FLOOR, llama_index_floor),
     Row("OpenAILike", openai_like, RAW_O),
     Row("Juhe [openai]", juhe_llm("openai"), RAW_O, "OpenAILike", ours=True),
     Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_A, "OpenAILike", ours=True),
 )
-"""Rows of scenarios (b) and (c)."""
+"""Rows of scenarios (b) and (c); the floors show what each framework costs by itself."""
 
 RAW_BOUNDED = "httpx raw, bounded pool of 100 (prototype)"
 BURST_ROWS = (
     Row(RAW_BOUNDED, raw_chat("openai", (100, 100), pool="bounded")),
     Row(
-        "httpx raw, pool 100/100 (juhe_core's limits)", raw_chat("openai", (100, 100)), RAW_BOUNDED
+        "httpx raw, pool 100/100 (juhe_core's limits)",
+        raw_chat("openai", (100, 100)),
+        RAW_BOUNDED,
+        slow=True,
     ),
-    Row("httpx raw, httpx's default limits (100/20)", raw_chat("openai"), RAW_BOUNDED),
+    Row("httpx raw, httpx's default limits (100/20)", raw_chat("openai"), RAW_BOUNDED, slow=True),
     Row(
         "httpx raw, pool 1000/100 (openai SDK's limits)",
         raw_chat("openai", (1000, 100)),
@@ -530,13 +560,26 @@ BURST_ROWS = (
 httpcore 1.0.9's per-event O(pool²) scan; the pool variants show why."""
 
 RAW_E = "httpx raw (1,000/request, base64)"
+JUHE_EMBEDDINGS_1000 = "JuheEmbeddings, chunk_size=1000 (proposed default)"
 EMBED_ROWS = (
     Row(RAW_E, lambda url, model: RawEmbed(url, model)),
     Row("juhe_core", lambda url, model: CoreEmbed(url, model), RAW_E, ours=True),
     Row("OpenAIEmbeddings †", openai_embeddings, RAW_E),
     Row("JuheEmbeddings", juhe_embeddings, RAW_E, "OpenAIEmbeddings †", ours=True),
+    Row(
+        JUHE_EMBEDDINGS_1000,
+        lambda url, model: juhe_embeddings(url, model, chunk_size=1000),
+        RAW_E,
+        "OpenAIEmbeddings †",
+    ),
     Row("OpenAIEmbedding (llama-index)", openai_embedding, RAW_E),
     Row("JuheEmbedding", juhe_embedding, RAW_E, "OpenAIEmbedding (llama-index)", ours=True),
+    Row(
+        "JuheEmbedding on the bounded pool (proposed fix)",
+        lambda url, model: juhe_embedding(url, model, async_http_client=bounded_client(100)),
+        RAW_E,
+        "OpenAIEmbedding (llama-index)",
+    ),
 )
 """Rows of scenario (e)."""
 

@@ -405,8 +405,9 @@ class HTTPServerProtocol(asyncio.Protocol):
             body = self._buffer[end + 4 : end + 4 + length]
             self._buffer = self._buffer[end + 4 + length :]
             path = target.split("?", 1)[0]
-            STATS.requests += 1
-            STATS.by_path[path] = STATS.by_path.get(path, 0) + 1
+            if not path.startswith("/stats"):  # the benchmark's own reads are not counted
+                STATS.requests += 1
+                STATS.by_path[path] = STATS.by_path.get(path, 0) + 1
             keep_alive = version == "HTTP/1.1" and headers.get("connection") != "close"
             status, content, delay = respond(method, path, headers, body)
             if delay:

@@ -42,6 +42,7 @@ FULL = {
     "burst_repeats": 3,
     "texts": 20_000,
     "embed_repeats": 3,
+    "quick": False,
 }
 QUICK = {
     "import_repeats": 3,
@@ -54,6 +55,7 @@ QUICK = {
     "burst_repeats": 1,
     "texts": 5_000,
     "embed_repeats": 1,
+    "quick": True,
 }
 LATENCY_MS = 100
 BURST_TARGET_S = 2.0
@@ -63,6 +65,12 @@ IMPORTS = (
     ("juhe_core", "import juhe_core", None, None),
     ("juhe_core.client", "import juhe_core.client", None, None),
     ("langchain_core.language_models", "import langchain_core.language_models", None, None),
+    (
+        "BaseChatModel",
+        "from langchain_core.language_models import BaseChatModel",
+        "langchain_core.language_models",
+        None,
+    ),
     ("langchain_openai", "import langchain_openai", "langchain_core.language_models", None),
     ("langchain_anthropic", "import langchain_anthropic", "langchain_core.language_models", None),
     (
@@ -157,7 +165,8 @@ def section_imports(cfg: dict[str, Any]) -> Section:
         base = value(s, framework) if framework else None
         added = fmt(ms - base, 0) if ms is not None and base is not None else "—"
         modules = s[label].median_of(lambda x: x.extra.get("modules"))
-        cells = [f"`import {label}`", fmt(ms, 0), f"+{added}" if framework else "—"]
+        statement = f"`{statements[label]}`"
+        cells = [statement, fmt(ms, 0), f"+{added}" if framework else "—"]
         cells += [_ratio(ms, value(s, "httpx")), _ratio(ms, value(s, peer) if peer else None)]
         cells += [pct(s[label].spread), str(s[label].errors), fmt(modules)]
         rows.append(cells)
@@ -171,6 +180,11 @@ def section_imports(cfg: dict[str, Any]) -> Section:
             "(a) `import llama_index_juhe`", s, "llama_index_juhe", "llama_index.core.llms"
         ),
     ]
+    floor = _over_target(
+        "(a, beyond the issue) `import langchain_juhe`", s, "langchain_juhe", "BaseChatModel"
+    )
+    floor.rule = "≤ `from langchain_core.language_models import BaseChatModel` + 150 ms"
+    targets.append(floor)
     core = value(s, "juhe_core")
     targets.append(
         Target(
@@ -308,7 +322,11 @@ def section_stream(cfg: dict[str, Any], fake: Fake) -> Section:
     def busy(row: Row, summary: Summary) -> str:
         return pct(summary.max_of(lambda x: x.fake_busy))
 
-    lines = client_table(clients.CHAT_ROWS, s, [("items yielded", pieces), ("fake busy", busy)])
+    def per_chunk(row: Row, summary: Summary) -> str:
+        return fmt(1e6 / summary.value, 1) if summary.value else "—"
+
+    extra = [("µs/chunk", per_chunk), ("items yielded", pieces), ("fake busy", busy)]
+    lines = client_table(clients.CHAT_ROWS, s, extra)
     targets = [
         ratio_target(
             "(c) ChatJuhe [openai] chunks/s vs ChatOpenAI",
@@ -341,7 +359,7 @@ def section_stream(cfg: dict[str, Any], fake: Fake) -> Section:
 def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLoop) -> Section:
     """(d): many concurrent async calls on a fresh client, with server latency."""
     log(f"(d) {cfg['burst']} concurrent calls at {LATENCY_MS} ms")
-    rows = {row.name: row for row in clients.BURST_ROWS}
+    rows = {row.name: row for row in clients.BURST_ROWS if not (cfg["quick"] and row.slow)}
     samples = interleaved(
         list(rows),
         cfg["burst_repeats"],
@@ -360,10 +378,10 @@ def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
         return fmt(summary.max_of(lambda x: x.max_open))
 
     extra = [("client CPU s", cpu), ("connections opened", conns), ("most open", most_open)]
-    lines = client_table(clients.BURST_ROWS, s, extra, digits=2)
+    lines = client_table([r for r in clients.BURST_ROWS if r.name in rows], s, extra, digits=2)
     pool = _pool_size()
     targets = []
-    for row in clients.BURST_ROWS:
+    for row in (r for r in clients.BURST_ROWS if r.name in rows):
         fix = "proposed fix" in row.name
         if not (row.ours or fix) or row.name.startswith("juhe_core"):
             continue
@@ -417,11 +435,15 @@ def section_embed(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
         def conns(row: Row, summary: Summary) -> str:
             return fmt(summary.max_of(lambda x: x.connections))
 
-        extra = [("requests", requests), ("connections", conns)]
+        def busy(row: Row, summary: Summary) -> str:
+            return pct(summary.max_of(lambda x: x.fake_busy))
+
+        extra = [("requests", requests), ("connections", conns), ("fake busy", busy)]
         lines += [f"**{mode}**", "", *client_table(clients.EMBED_ROWS, s, extra), ""]
         lines += error_notes(s)
         for ours, peer in (
             ("JuheEmbeddings", "OpenAIEmbeddings †"),
+            (clients.JUHE_EMBEDDINGS_1000, "OpenAIEmbeddings †"),
             ("JuheEmbedding", "OpenAIEmbedding (llama-index)"),
         ):
             targets.append(_embed_target(mode, s, ours, peer))
@@ -429,7 +451,7 @@ def section_embed(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
 
 
 def _embed_target(mode: str, s: dict[str, Summary], ours: str, peer: str) -> Target:
-    beyond = "" if ours == "JuheEmbeddings" else "beyond the issue: "
+    beyond = {"JuheEmbeddings": "", "JuheEmbedding": "beyond the issue: "}.get(ours, "proposal: ")
     label = f"(e, {beyond}{mode}) {ours} texts/s vs {peer}"
     target = ratio_target(label, value(s, ours), value(s, peer), 2.0, higher=True)
     ours_requests = s[ours].max_of(lambda x: x.requests)
@@ -456,7 +478,9 @@ NOTES = {
     "c": "One stream per repeat. ÷ > 1 is faster. The fake sends one HTTP chunk per SSE "
     "event, as a server flushing every token does.",
     "d": "A fresh client object per repeat, all calls started at once on one event loop. "
-    "Connections = TCP connections the fake accepted during the burst.",
+    "Connections = TCP connections the fake accepted during the burst. The baseline is "
+    "raw httpx on `bench/bounded_pool.py` (a pool without httpcore 1.0.9's O(pool²) "
+    "bookkeeping per request; `--quick` skips the slow pool variants).",
     "e": "† `OpenAIEmbeddings(check_embedding_ctx_length=False)` so that it sends strings; "
     "by default it tokenizes with tiktoken and sends token arrays. Each class with its "
     "default batch size; the raw row sends 1,000 texts per request, 4 in flight when async. "
@@ -491,7 +515,11 @@ def main() -> None:
             "d": lambda: section_burst(cfg, fake, loop),
             "e": lambda: section_embed(cfg, fake, loop),
         }
-        results = {key: runners[key]() for key in wanted}
+        results = {}
+        for key in wanted:
+            began = time.perf_counter()
+            results[key] = runners[key]()
+            log(f"({key}) took {time.perf_counter() - began:.0f} s")
     finally:
         loop.close()
         fake.stop()
