@@ -14,8 +14,8 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from juhe_core.errors import UnsupportedFeatureError
-from juhe_core.testing import Emulator, Reply
+from juhe_core.errors import BadRequestError, UnsupportedFeatureError
+from juhe_core.testing import Emulator, Fault, Reply
 from langchain_juhe import ChatJuhe
 
 from .conftest import Both
@@ -451,3 +451,36 @@ def test_unknown_keywords_go_to_model_kwargs_and_the_body(llm: ChatJuhe, emu: Em
     assert (body["frequency_penalty"], body["user"], body["safe"]) == (0.5, "call", True)
     with pytest.raises(ValueError, match="temperature"):
         ChatJuhe(model_kwargs={"temperature": 1})
+
+
+# --- fallback models ---
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_fallback_model_answers_and_is_reported(
+    both: Both, llm: ChatJuhe, emu: Emulator, mode: str
+) -> None:
+    llm.max_retries = 0
+    llm.fallback_models = ["gpt-4o", "gpt-4.1"]
+    emu.enqueue(Fault(status=503, code="model_not_found"), Fault(status=429), path=CHAT)
+    if mode == "invoke":
+        message = invoke(both, llm, llm, "hi")
+    else:
+        message = merge(stream(both, llm, llm, "hi"))
+    assert [r.json["model"] for r in emu.requests] == ["gpt-4o-mini", "gpt-4o", "gpt-4.1"]
+    assert message.response_metadata["fallbacks"] == ["gpt-4o-mini", "gpt-4o"]
+    assert message.response_metadata["model_name"] == "gpt-4.1"
+    assert message.text
+
+
+def test_fallbacks_per_call_and_not_for_permanent_errors(llm: ChatJuhe, emu: Emulator) -> None:
+    llm.max_retries = 0
+    emu.enqueue(Fault(status=500), path=CHAT)
+    message = llm.invoke("hi", fallback_models=["gpt-4o"])
+    assert message.response_metadata["fallbacks"] == ["gpt-4o-mini"]
+    assert "fallback_models" not in emu.requests[-1].json  # never sent as a body field
+    assert "fallbacks" not in llm.invoke("hi").response_metadata  # nothing failed
+    emu.enqueue(Fault(status=400), path=CHAT)
+    with pytest.raises(BadRequestError):
+        llm.invoke("hi", fallback_models=["gpt-4o"])
+    assert emu.requests[-1].json["model"] == "gpt-4o-mini"  # a 400 is not the model's fault
