@@ -4,12 +4,18 @@ Unit suites run offline. Integration suites run against the emulator (``emulator
 points ``JUHE_BASE_URL`` / ``JUHE_API_KEY`` at it) with the suite's media downloads served
 from local copies (``serve_media_locally``). Tests that need a real language model are
 ``xfail`` with the exact reason; the README lists them.
+
+The chat integration suite runs once per wire format (openai, anthropic, gemini,
+responses). A native-format class is skipped, saying so, while the emulator answers its
+route with 501 ``not_emulated``; what a format cannot carry is an ``xfail`` that must
+raise ``UnsupportedFeatureError``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import httpx
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
@@ -19,6 +25,8 @@ from langchain_tests.integration_tests import (
 )
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
+from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.testing import Emulator
 from langchain_juhe import ChatJuhe, JuheEmbeddings
 
 MODEL = "gemini-2.5-flash"  # catalogue: vision, PDF, audio, reasoning, structured output
@@ -147,6 +155,137 @@ class TestChatJuheIntegration(ChatModelIntegrationTests):
 
     def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
         return self._invoke(MODEL, stream)
+
+
+# --- the same suite in the native formats ---
+
+_PROBES: dict[str, tuple[str, dict[str, Any]]] = {
+    "anthropic": (
+        "/v1/messages",
+        {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    ),
+    "gemini": (
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    ),
+    "responses": ("/v1/responses", {"model": "o3-pro", "input": "hi"}),
+}
+_served: dict[str, bool] = {}
+
+
+def require_route(emulator: Emulator, api_format: str) -> None:
+    """Skip unless the emulator serves ``api_format`` (probed once per session)."""
+    if api_format not in _served:
+        path, body = _PROBES[api_format]
+        response = httpx.post(
+            emulator.base_url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {emulator.api_key}"},
+        )
+        emulator.clear()
+        _served[api_format] = not (response.status_code == 501 and "not_emulated" in response.text)
+    if not _served[api_format]:
+        pytest.skip(f"the emulator does not serve the {api_format} format yet")
+
+
+def _unsupported(what: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(reason=what, raises=UnsupportedFeatureError, strict=True)
+
+
+class _NativeFormat(TestChatJuheIntegration):
+    """The chat suite with ``api_format`` set; subclasses name the format and model."""
+
+    api_format: ClassVar[str]
+    model_name: ClassVar[str]
+    override: ClassVar[str]
+
+    @pytest.fixture(autouse=True)
+    def _setup(self, emulator_env: Emulator, serve_media_locally: None) -> None:
+        """Emulator env, local media, and a skip while the route is not emulated."""
+        require_route(emulator_env, self.api_format)
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": self.model_name, "api_format": self.api_format}
+
+    @property
+    def model_override_value(self) -> str:
+        return self.override
+
+    def _invoke(self, model: str, stream: bool) -> AIMessage:
+        llm = ChatJuhe(model=self.model_name, api_format=self.api_format, reasoning_effort="low")
+        if not stream:
+            return llm.invoke("Is 97 a prime number?")
+        full = None
+        for chunk in llm.stream("Is 97 a prime number?"):
+            full = chunk if full is None else full + chunk
+        assert isinstance(full, AIMessage)
+        return full
+
+
+class TestChatJuheAnthropicIntegration(_NativeFormat):
+    """``/v1/messages`` with a Claude model."""
+
+    api_format = "anthropic"
+    model_name = "claude-sonnet-4-5"
+    override = "claude-opus-4-1"
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Any, list[Any]]:
+        details = ["cache_read_input", "cache_creation_input"]
+        return {"invoke": details, "stream": details}
+
+    def invoke_with_cache_creation_input(self, *, stream: bool = False) -> AIMessage:
+        return self._invoke(self.model_name, stream)
+
+    @_unsupported("the anthropic format has no JSON mode (no response format at all)")
+    def test_json_mode(self, model: BaseChatModel) -> None:
+        super().test_json_mode(model)
+
+    @_unsupported("the anthropic format carries no audio input")
+    def test_audio_inputs(self, model: BaseChatModel) -> None:
+        super().test_audio_inputs(model)
+
+
+class TestChatJuheGeminiIntegration(_NativeFormat):
+    """``/v1beta/models/...:generateContent`` with a Gemini model."""
+
+    api_format = "gemini"
+    model_name = "gemini-2.5-flash"
+    override = "gemini-2.5-pro"
+
+
+class TestChatJuheResponsesIntegration(_NativeFormat):
+    """``/v1/responses`` with o3-pro (served by no other route)."""
+
+    api_format = "responses"
+    model_name = "o3-pro"
+    override = "o3"
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Any, list[Any]]:
+        details = ["reasoning_output", "cache_read_input"]
+        return {"invoke": details, "stream": details}
+
+    @_unsupported("the responses format has no stop sequences")
+    def test_stop_sequence(self, model: BaseChatModel) -> None:
+        super().test_stop_sequence(model)
+
+    @_unsupported("the responses format carries no audio input")
+    def test_audio_inputs(self, model: BaseChatModel) -> None:
+        super().test_audio_inputs(model)
 
 
 class TestJuheEmbeddingsUnit(EmbeddingsUnitTests):
