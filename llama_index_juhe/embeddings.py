@@ -19,17 +19,22 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
+import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from juhe_core.wire.embeddings import EmbeddingResult
 from llama_index_juhe._clients import Clients, settings_of
+from llama_index_juhe.usage import EmbeddingUsageEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_EMBED_BATCH_SIZE = 100  # as llama-index-embeddings-openai; the API takes up to 2048
+# core re-exports get_dispatcher without listing it in __all__, hence the ignore.
+dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 PROGRESS_DESCRIPTION = "Generating embeddings"  # LlamaIndex's own bar's label
 
 # The running batch call's progress hook. A context variable, not an attribute: one
@@ -130,7 +135,7 @@ class JuheEmbedding(BaseEmbedding):
             batch_size=self.embed_batch_size,
             on_batch=_on_batch.get(),
         )
-        return result.vectors
+        return self._report(result)
 
     async def _aembed(self, texts: list[str]) -> list[Embedding]:
         result = await self._clients.async_(settings_of(self)).embed(
@@ -140,6 +145,15 @@ class JuheEmbedding(BaseEmbedding):
             batch_size=self.embed_batch_size,
             max_concurrency=self.num_workers or 1,
             on_batch=_on_batch.get(),
+        )
+        return self._report(result)
+
+    def _report(self, result: EmbeddingResult) -> list[Embedding]:
+        """The vectors, after telling instrumentation the tokens (``JuheUsageHandler``)."""
+        dispatcher.event(
+            EmbeddingUsageEvent(
+                model=result.model or self.model_name, prompt_tokens=result.prompt_tokens
+            )
         )
         return result.vectors
 
