@@ -7,5 +7,6 @@ relay; all wire work is done by ``juhe_core``.
 
 from langchain_juhe.chat_models import ChatJuhe
 from langchain_juhe.embeddings import JuheEmbeddings
+from langchain_juhe.tools import JuheTool, JuheToolkit
 
-__all__ = ["ChatJuhe", "JuheEmbeddings"]
+__all__ = ["ChatJuhe", "JuheEmbeddings", "JuheTool", "JuheToolkit"]
