@@ -82,7 +82,20 @@ _TOOL_CHOICES: Final[Mapping[str, ToolChoice]] = {
 
 
 def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[dict[str, Any]]:
-    """Tools as OpenAI tool dicts (``{"type": "function", "function": {...}}``)."""
+    """Tools as OpenAI tool dicts (``{"type": "function", "function": {...}}``).
+
+    A provider's built-in tool (``{"type": "web_search_20250305", ...}``) raises
+    UnsupportedFeatureError: ``convert_to_openai_tool`` would turn it into an empty
+    function of the same name, which the model would then call for nothing.
+    """
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, Mapping) else None
+        if isinstance(kind, str) and kind not in ("function", "object"):
+            raise UnsupportedFeatureError(
+                f"built-in tool {kind!r} cannot be bound: only function tools are sent in "
+                "every format; a server tool alone can be sent with "
+                "extra_body={'tools': [...]} in its own format"
+            )
     return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
 
 

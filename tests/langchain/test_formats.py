@@ -482,3 +482,13 @@ def test_switching_works_once_the_source_only_blocks_are_removed() -> None:
     parts = relay.bodies[-1]["contents"][1]["parts"]
     assert parts[0] == {"text": "Let me check the weather."}
     assert parts[1]["functionCall"]["name"] == "get_weather"
+
+
+def test_a_built_in_tool_is_refused_not_turned_into_an_empty_function() -> None:
+    relay = MockRelay("anthropic")
+    llm = relay.model()
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    with pytest.raises(UnsupportedFeatureError, match="web_search_20250305"):
+        llm.bind_tools([web_search])
+    llm.invoke("news?", extra_body={"tools": [web_search]})  # the documented way, alone
+    assert relay.bodies[-1]["tools"] == [web_search]
