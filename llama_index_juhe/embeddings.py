@@ -55,7 +55,8 @@ def _progress(total: int, show: bool) -> Iterator[None]:
         token = _on_batch.set(bar.update)
         try:
             yield
-            bar.update(total - bar.n)  # texts served from LlamaIndex's embeddings cache
+            if bar.n < total:  # texts served from LlamaIndex's embeddings cache
+                bar.update(total - bar.n)
         finally:
             _on_batch.reset(token)
 

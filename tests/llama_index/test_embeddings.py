@@ -122,3 +122,56 @@ def test_http_client_is_used(emu: Emulator) -> None:
         embed = JuheEmbedding(api_key=emu.api_key, api_base=emu.base_url, http_client=http)
         embed.get_text_embedding("x")
     assert seen == [EMBED]
+
+
+class FakeBar:
+    """Stands in for ``tqdm.auto.tqdm``; records the bars made and their updates."""
+
+    made: list[FakeBar] = []
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.n, self.updates = total, desc, 0, []
+        FakeBar.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.n += n
+        self.updates.append(n)
+
+    def __enter__(self) -> FakeBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_show_progress_advances_as_each_request_comes_back(
+    kind: str, make_embed: Callable[..., JuheEmbedding], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    FakeBar.made = []
+    embed = make_embed(embed_batch_size=2, num_workers=2)
+    texts = ["a", "b", "c", "d", "e"]
+    vectors = Both(kind, embed).run(
+        lambda: embed.get_text_embedding_batch(texts, show_progress=True),
+        lambda: embed.aget_text_embedding_batch(texts, show_progress=True),
+    )
+    assert len(vectors) == 5
+    (bar,) = FakeBar.made  # one bar: LlamaIndex's own is switched off
+    assert (bar.total, bar.desc, bar.n) == (5, "Generating embeddings", 5)
+    assert sorted(bar.updates) == [1, 2, 2]  # one update per request, counted in texts
+    Both(kind, embed).run(
+        lambda: embed.get_text_embedding_batch(texts),
+        lambda: embed.aget_text_embedding_batch(texts),
+    )
+    assert len(FakeBar.made) == 1  # no bar unless asked
+
+
+def test_show_progress_prints_a_bar(
+    embed_model: JuheEmbedding, capsys: pytest.CaptureFixture[str]
+) -> None:
+    embed_model.get_text_embedding_batch(["one", "two", "three"], show_progress=True)
+    err = capsys.readouterr().err
+    assert "Generating embeddings" in err and "3/3" in err

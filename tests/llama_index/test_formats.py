@@ -378,7 +378,8 @@ def test_portable_history_switches_format(first: str, then: str) -> None:
     relay.llm(then).chat([*history, *user("Thanks. And 3 + 3?")])
     sent = str(relay.json())
     call = next(b for b in history[1].blocks if isinstance(b, ToolCallBlock))
-    assert call.tool_call_id and call.tool_call_id in sent or then == "gemini"
+    if then != "gemini":  # Gemini matches results to calls by name, not id
+        assert call.tool_call_id and call.tool_call_id in sent
     assert call.tool_name in sent
     assert "Sunny" in sent and "3 + 3" in sent
 

@@ -22,6 +22,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
 from juhe_core.errors import (
+    APIStatusError,
     AuthenticationError,
     ConfigurationError,
     StreamError,
@@ -319,3 +320,79 @@ def test_pickling_a_used_model_drops_only_its_connections(
     assert copy.api_base == llm.api_base
     assert "hi" in copy.complete("hi").text
     copy.close()
+
+
+def test_threads_making_the_first_call_at_once_share_one_client(
+    llm: Juhe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lazy client is made once even when many threads race to make it."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import llama_index_juhe._clients as clients_module
+
+    made: list[object] = []
+    real = clients_module.JuheClient
+
+    def slow_client(**kwargs: Any) -> Any:
+        time.sleep(0.05)  # widen the window between "no client yet" and "client made"
+        made.append(client := real(**kwargs))
+        return client
+
+    monkeypatch.setattr(clients_module, "JuheClient", slow_client)
+    barrier = threading.Barrier(8)
+
+    def first_call(i: int) -> str:
+        barrier.wait()
+        return llm.complete(f"call {i}").text
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(first_call, range(8)))
+    assert len(made) == 1
+    assert all(f"call {i}" in a for i, a in enumerate(answers))
+
+
+# --- fallback models ---
+
+
+def test_fallback_models_answer_when_the_model_fails_and_are_reported(
+    both: Both, emu: Emulator, make_llm: MakeLLM
+) -> None:
+    both.model = make_llm(model="gpt-4o", fallback_models=["gpt-4o-mini"], max_retries=0)
+    emu.enqueue(Fault(status=503), path=CHAT)  # the relay's model_not_found
+    response = both.chat(user("hi"))
+    assert response.additional_kwargs["fallbacks"] == ["gpt-4o"]
+    assert response.raw["model"] == "gpt-4o-mini"
+    assert [r.json["model"] for r in emu.requests] == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_a_streamed_answer_reports_its_fallbacks_on_every_chunk(
+    both: Both, emu: Emulator, make_llm: MakeLLM
+) -> None:
+    both.model = make_llm(model="gpt-4o", fallback_models=["gpt-4o-mini"], max_retries=0)
+    emu.enqueue(Fault(status=429), path=CHAT)
+    chunks = both.stream("chat", user("hi"))
+    assert chunks and all(c.additional_kwargs["fallbacks"] == ["gpt-4o"] for c in chunks)
+
+
+def test_fallback_models_per_call_and_no_fallback_without_them(
+    emu: Emulator, make_llm: MakeLLM
+) -> None:
+    llm = make_llm(model="gpt-4o", max_retries=0)
+    emu.enqueue(Fault(status=500), path=CHAT)
+    with pytest.raises(APIStatusError):
+        llm.complete("hi")
+    emu.enqueue(Fault(status=500), Fault(status=500), path=CHAT)
+    answer = llm.chat(user("hi"), fallback_models=["deepseek-chat", "qwen-max"])
+    assert answer.additional_kwargs["fallbacks"] == ["gpt-4o", "deepseek-chat"]
+    assert "fallback_models" not in emu.requests[-1].json  # an option, not a body field
+    assert "fallbacks" not in llm.chat(user("hi")).additional_kwargs  # a normal answer
+
+
+def test_a_client_error_does_not_fall_back(emu: Emulator, make_llm: MakeLLM) -> None:
+    llm = make_llm(model="gpt-4o", fallback_models=["gpt-4o-mini"], max_retries=0)
+    emu.enqueue(Fault(status=400), path=CHAT)
+    with pytest.raises(APIStatusError):
+        llm.complete("hi")
+    assert len(emu.requests) == 1
