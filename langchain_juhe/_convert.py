@@ -200,12 +200,18 @@ def _map_data_block(block: Block) -> Part:
     )
 
 
+def _text_part(block: Block) -> TextPart:
+    """A text block; Anthropic's ``cache_control`` on it is kept for the codec."""
+    cache_control = _extra(block, "cache_control")
+    return TextPart(block["text"], {"cache_control": cache_control} if cache_control else {})
+
+
 def _map_input_parts(message: BaseMessage) -> tuple[Part, ...]:
     parts: list[Part] = []
     for block in _blocks(message):
         value = block.get("value")
         if block["type"] == "text":
-            parts.append(TextPart(block["text"]))
+            parts.append(_text_part(block))
         elif block["type"] in _DATA_BLOCKS:
             parts.append(_map_data_block(block))
         elif isinstance(value, Mapping) and value.get("type") == "tool_result":
@@ -233,7 +239,7 @@ def _tool_content(message: BaseMessage) -> str | tuple[Part, ...]:
     parts: list[Part] = []
     for block in _blocks(message):
         if block["type"] == "text":
-            parts.append(TextPart(block["text"]))
+            parts.append(_text_part(block))
         elif block["type"] in _DATA_BLOCKS:
             parts.append(_map_data_block(block))
         elif block["type"] == "non_standard":

@@ -136,6 +136,55 @@ def embeddings(emu: Emulator) -> Iterator[JuheEmbeddings]:
     model.close()
 
 
+# One request per route family the emulator may not serve yet: (method, path, JSON body).
+_PROBES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "anthropic": (
+        "POST",
+        "/v1/messages",
+        {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    ),
+    "gemini": (
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    ),
+    "responses": ("POST", "/v1/responses", {"model": "o3-pro", "input": "hi"}),
+    "images": ("POST", "/v1/images/generations", {"model": "dall-e-3", "prompt": "a dot"}),
+    "midjourney": ("GET", "/mj/task/probe/fetch", None),
+    "billing": ("GET", "/v1/dashboard/billing/subscription", None),
+}
+_served: dict[str, bool] = {}
+
+
+def serves(emulator: Emulator, route: str) -> bool:
+    """Whether the emulator serves a route family (probed once per session).
+
+    Not served: the 501 ``not_emulated`` stub, or the relay's 404 for an unknown path.
+    """
+    if route not in _served:
+        method, path, body = _PROBES[route]
+        response = httpx.request(
+            method,
+            emulator.base_url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {emulator.api_key}"},
+        )
+        emulator.clear()
+        stub = response.status_code == 501 and "not_emulated" in response.text
+        _served[route] = not stub and response.status_code != 404
+    return _served[route]
+
+
+def require_route(emulator: Emulator, route: str) -> None:
+    """Skip, saying why, unless the emulator serves ``route``."""
+    if not serves(emulator, route):
+        pytest.skip(f"the emulator does not serve the {route} route(s) yet")
+
+
 class Both:
     """Runs an operation through the sync or the async API of a model object.
 

@@ -37,7 +37,7 @@ from juhe_core.errors import (
 from juhe_core.testing import Emulator, Fault, Reply, StreamFault
 from langchain_juhe import ChatJuhe, JuheEmbeddings
 
-from .conftest import Both
+from .conftest import Both, require_route
 
 CHAT = "/v1/chat/completions"
 SECRET = "sk-Very-Secret-Key-0123456789"
@@ -297,8 +297,23 @@ README = Path(__file__).parents[2] / "langchain_juhe" / "README.md"
 EXAMPLES = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
+def routes_needed(code: str) -> list[str]:
+    """The route families an example needs beyond chat and embeddings."""
+    routes = re.findall(r'api_format="(anthropic|gemini|responses)"', code)
+    if "JuheToolkit" in code:
+        routes.append("midjourney" if "midjourney" in code else "images")
+    if "balance=True" in code:
+        routes.append("billing")
+    return routes
+
+
 @pytest.mark.parametrize("code", EXAMPLES, ids=[f"example-{i}" for i in range(len(EXAMPLES))])
-def test_readme_examples_run(code: str, emulator_env: Emulator) -> None:
+def test_readme_examples_run(
+    code: str, emulator_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for route in routes_needed(code):
+        require_route(emulator_env, route)
+    monkeypatch.chdir(tmp_path)  # examples may save files (juhe-output/)
     namespace: dict[str, Any] = {}
     exec(compile(code, str(README), "exec"), namespace)
     assert emulator_env.requests, "the example made no request"

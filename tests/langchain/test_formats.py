@@ -492,3 +492,12 @@ def test_a_built_in_tool_is_refused_not_turned_into_an_empty_function() -> None:
         llm.bind_tools([web_search])
     llm.invoke("news?", extra_body={"tools": [web_search]})  # the documented way, alone
     assert relay.bodies[-1]["tools"] == [web_search]
+
+
+def test_cache_control_on_a_text_block_reaches_the_anthropic_body() -> None:
+    relay = MockRelay("anthropic")
+    cached = {"type": "text", "text": "a long document", "cache_control": {"type": "ephemeral"}}
+    relay.model().invoke([HumanMessage(content=[cached, {"type": "text", "text": "Summarise"}])])
+    blocks = relay.bodies[-1]["messages"][0]["content"]
+    assert blocks[0] == cached
+    assert blocks[1] == {"type": "text", "text": "Summarise"}

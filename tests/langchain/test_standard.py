@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
@@ -28,6 +27,8 @@ from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.testing import Emulator
 from langchain_juhe import ChatJuhe, JuheEmbeddings
+
+from .conftest import require_route
 
 MODEL = "gemini-2.5-flash"  # catalogue: vision, PDF, audio, reasoning, structured output
 ENV = {"JUHE_API_KEY": "sk-from-env", "JUHE_BASE_URL": "https://relay.example.com/v1"}
@@ -158,38 +159,6 @@ class TestChatJuheIntegration(ChatModelIntegrationTests):
 
 
 # --- the same suite in the native formats ---
-
-_PROBES: dict[str, tuple[str, dict[str, Any]]] = {
-    "anthropic": (
-        "/v1/messages",
-        {
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 8,
-            "messages": [{"role": "user", "content": "hi"}],
-        },
-    ),
-    "gemini": (
-        "/v1beta/models/gemini-2.5-flash:generateContent",
-        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
-    ),
-    "responses": ("/v1/responses", {"model": "o3-pro", "input": "hi"}),
-}
-_served: dict[str, bool] = {}
-
-
-def require_route(emulator: Emulator, api_format: str) -> None:
-    """Skip unless the emulator serves ``api_format`` (probed once per session)."""
-    if api_format not in _served:
-        path, body = _PROBES[api_format]
-        response = httpx.post(
-            emulator.base_url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {emulator.api_key}"},
-        )
-        emulator.clear()
-        _served[api_format] = not (response.status_code == 501 and "not_emulated" in response.text)
-    if not _served[api_format]:
-        pytest.skip(f"the emulator does not serve the {api_format} format yet")
 
 
 def _unsupported(what: str) -> pytest.MarkDecorator:
