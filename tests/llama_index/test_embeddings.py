@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -127,7 +128,7 @@ def test_http_client_is_used(emu: Emulator) -> None:
 class FakeBar:
     """Stands in for ``tqdm.auto.tqdm``; records the bars made and their updates."""
 
-    made: list[FakeBar] = []
+    made: ClassVar[list[FakeBar]] = []
 
     def __init__(self, total: int, desc: str) -> None:
         self.total, self.desc, self.n, self.updates = total, desc, 0, []
