@@ -82,6 +82,7 @@ from langchain_juhe._binding import to_response_format, to_tool_choice, to_tool_
 __all__ = [
     "PROVIDER",
     "ChunkBuilder",
+    "check_carried",
     "to_ai_message",
     "to_chat_request",
     "to_messages",
@@ -365,6 +366,23 @@ def to_chat_request(
         extra_body=extra_body,
         **fields,
     )
+
+
+# Request fields some juhe_core codecs leave out of their format without a word (a
+# juhe_core gap, reported): refused here by name so that nothing is dropped silently.
+_NOT_CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
+    "anthropic": ("modalities", "top_logprobs"),
+    "responses": ("logprobs", "top_logprobs", "modalities"),
+}
+
+
+def check_carried(request: ChatRequest, api_format: str) -> None:
+    """UnsupportedFeatureError when ``request`` sets a field ``api_format`` cannot carry."""
+    for name in _NOT_CARRIED.get(api_format, ()):
+        if getattr(request, name) not in (None, (), False):
+            raise UnsupportedFeatureError(
+                f"the {api_format} format cannot carry {name}; the openai and gemini formats can"
+            )
 
 
 # --- neutral results -> LangChain messages ---

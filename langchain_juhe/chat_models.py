@@ -284,9 +284,12 @@ class ChatJuhe(BaseChatModel):
             params["fallback_models"] = self.fallback_models
         return params
 
-    def _wire_format(self) -> str:
-        """The concrete format calls use; ``"auto"`` as the model's name family suggests."""
-        return guess_format(self.model) if self.api_format == "auto" else self.api_format
+    def _wire_format(self, model: str | None = None) -> str:
+        """The concrete format of calls to ``model`` (default: ``self.model``); for
+        ``"auto"``, the format its name family suggests."""
+        if self.api_format != "auto":
+            return self.api_format
+        return guess_format(model or self.model)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}
@@ -378,6 +381,8 @@ class ChatJuhe(BaseChatModel):
         params["extra_body"] = {**(self.extra_body or {}), **(kwargs.get("extra_body") or {})}
         model = params.pop("model")
         request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
+        for name in (model, *fallbacks):
+            _convert.check_carried(request, self._wire_format(name))
         return request, _Call(model, tuple(fallbacks), stream_usage)
 
     def _generate(
