@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from . import _handlers as h
 from ._relay import authenticate, middleware_error, new_request_id, not_found, not_implemented
+from ._routes import is_public, native_route
 from ._script import RecordedRequest
 from ._state import State, Static, Streamed, json_response
 from ._stream import Stall
@@ -43,18 +44,11 @@ _ROUTES: dict[tuple[str, str], Handler] = {
 _NOT_EMULATED = frozenset(
     {
         "/v1/completions",
-        "/v1/moderations",
-        "/v1/messages",
-        "/v1/responses",
         "/v1/responses/compact",
-        "/v1/images/generations",
-        "/v1/images/edits",
         "/v1/edits",
-        "/v1/audio/speech",
         "/v1/audio/transcriptions",
         "/v1/audio/translations",
         "/v1/rerank",
-        "/v1beta/models",
         "/v1beta/openai/models",
     }
 )
@@ -67,7 +61,7 @@ def _stub(state: State, rec: RecordedRequest) -> Static:
 
 
 def _route(method: str, path: str) -> Handler | None:
-    handler = _ROUTES.get((method, path))
+    handler = _ROUTES.get((method, path)) or native_route(method, path)
     if handler is not None:
         return handler
     if path.startswith("/v1/models/"):
@@ -160,7 +154,11 @@ class EmulatorApp:
         if handler is None:
             # The relay's NoRoute handler runs before any key check (§1).
             return json_response(404, not_found(rec.method, rec.path), rid)
-        denied = authenticate(rec.path, rec.headers, rec.query, self.state.keys)
+        denied = (
+            None
+            if is_public(rec.path)
+            else authenticate(rec.path, rec.headers, rec.query, self.state.keys)
+        )
         if denied is not None:
             status, message = denied
             return json_response(status, middleware_error(message, rid), rid)

@@ -102,22 +102,22 @@ def _take(state: State, rec: RecordedRequest, stream: bool) -> ScriptItem | None
     return item if item is not None else _random_item(state, stream)
 
 
-def _scripted_turn(query: ChatQuery, reply: Reply, state: State) -> Turn:
+def _scripted_turn(query: ChatQuery, reply: Reply, state: State, call_prefix: str) -> Turn:
     calls = []
     for raw in reply.tool_calls or ():
         args = raw.get("arguments", {})
         text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        call_id = str(raw.get("id") or state.random_id("call_"))
+        call_id = str(raw.get("id") or state.random_id(call_prefix))
         calls.append(ToolCall(call_id, str(raw["name"]), text))
     finish = "tool_calls" if calls else "stop"
     return make_turn(query, reply.text or "", reply.reasoning or "", tuple(calls), finish)
 
 
-def _turn(query: ChatQuery, reply: Reply | None, state: State) -> Turn:
+def _turn(query: ChatQuery, reply: Reply | None, state: State, call_prefix: str = "call_") -> Turn:
     if reply is not None and reply.scripts_turn:
-        turn = _scripted_turn(query, reply, state)
+        turn = _scripted_turn(query, reply, state, call_prefix)
     else:
-        turn = answer(query, lambda: state.random_id("call_"))
+        turn = answer(query, lambda: state.random_id(call_prefix))
     if reply is not None and reply.finish_reason is not None:
         return dataclasses.replace(turn, finish_reason=reply.finish_reason)
     return turn

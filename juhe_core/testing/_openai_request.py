@@ -17,7 +17,13 @@ from typing import Any
 from ._text import count_tokens
 from ._turn import ChatQuery, PromptMessage, ToolSpec
 
-__all__ = ["ChatOptions", "InvalidRequest", "UpstreamReject", "parse_chat"]
+__all__ = [
+    "ChatOptions",
+    "InvalidRequest",
+    "UpstreamReject",
+    "is_reasoning_model",
+    "parse_chat",
+]
 
 # Model names that think by default (o1*/o3*/o4*, *reasoner*, *thinking*, DeepSeek R1).
 _REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o[134]|deepseek-r1)|reasoner|thinking", re.I)
@@ -136,11 +142,16 @@ def _tool_choice(body: Mapping[str, Any]) -> tuple[str, str | None]:
     return "auto", None
 
 
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` thinks by default, judged by its name."""
+    return bool(_REASONING_MODEL.search(model)) and not _NO_REASONING.search(model)
+
+
 def _reasoning(body: Mapping[str, Any], model: str) -> bool:
     effort = body.get("reasoning_effort")
     if effort is not None:
         return bool(effort != "none")
-    return bool(_REASONING_MODEL.search(model)) and not _NO_REASONING.search(model)
+    return is_reasoning_model(model)
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:

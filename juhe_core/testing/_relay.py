@@ -24,6 +24,7 @@ __all__ = [
     "dumps",
     "fault_body",
     "fault_headers",
+    "fault_shape",
     "header_pairs",
     "middleware_error",
     "new_request_id",
@@ -113,6 +114,8 @@ def authenticate(
     for prefix in ("Bearer ", "bearer "):
         if key.startswith(prefix):
             key = key[len(prefix) :]
+    if key in ("", "midjourney-proxy") and headers.get("mj-api-secret"):
+        key = headers["mj-api-secret"]  # step 5: the Midjourney proxy's own header
     if key.startswith("sk-"):
         key = key[3:]
     parts = key.split("-")
@@ -135,6 +138,11 @@ _DEFAULTS: dict[int, tuple[str, str, Any]] = {
     500: ("relay", 'do request failed: Post "https://***.com/***": EOF', "do_request_failed"),
     503: ("middleware", NO_CHANNEL, "model_not_found"),
 }
+
+
+def fault_shape(status: int) -> str:
+    """Who writes a default ``Fault(status)`` envelope: "middleware", "relay" or "upstream"."""
+    return _DEFAULTS.get(status, ("upstream", "", ""))[0]
 
 
 def fault_body(fault: Fault, request_id: str, model: str, method: str, path: str) -> bytes:

@@ -75,6 +75,8 @@ class Emulator:
         seed: int = 0,
         faults: FaultProfile | None = None,
         record: bool = True,
+        quota_usd: float = 100.0,
+        mj_step_seconds: float = 0.05,
     ) -> None:
         """Configure; nothing starts until ``start()`` or ``with``."""
         if host not in _LOOPBACK:
@@ -97,6 +99,8 @@ class Emulator:
             faults=faults,
             seed=seed,
             record=record,
+            quota_usd=quota_usd,
+            mj_step_seconds=mj_step_seconds,
         )
         self._app = EmulatorApp(self._state)
         self._sock: socket.socket | None = None

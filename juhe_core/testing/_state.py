@@ -17,6 +17,7 @@ from typing import Any
 from ._catalog import build_catalog
 from ._relay import RELAY_VERSION, dumps, random_alnum
 from ._script import FaultProfile, RecordedRequest, ScriptItem
+from ._store import Store
 from ._stream import Frame
 
 __all__ = ["Headers", "State", "Static", "Streamed", "json_response", "response_headers"]
@@ -93,6 +94,8 @@ class State:
         faults: FaultProfile | None,
         seed: int,
         record: bool,
+        quota_usd: float = 100.0,
+        mj_step_seconds: float = 0.05,
     ) -> None:
         """Set up from the ``Emulator`` arguments."""
         self.keys = frozenset(k[3:] if k.startswith("sk-") else k for k in api_keys)
@@ -106,6 +109,8 @@ class State:
         self._lock = threading.Lock()
         self._queue: list[tuple[ScriptItem, str | None]] = []
         self._records: list[RecordedRequest] = []
+        self.store = Store(quota_usd=quota_usd, mj_step_seconds=mj_step_seconds)
+        """Files, billing, prompt cache and Midjourney tasks (``_store``)."""
 
     def random_id(self, prefix: str, length: int = 24) -> str:
         """``prefix`` plus random letters and digits (server thread only)."""

@@ -215,12 +215,13 @@ def test_stub_routes_check_the_key_first(bare: httpx.Client) -> None:
 def test_routes_not_emulated_yet_say_so_unless_scripted(
     client: httpx.Client, emu: Emulator
 ) -> None:
-    r = client.post("/v1/responses", json={"model": "o3-pro", "input": "hi"})
+    rerank = {"model": "bge-reranker-v2-m3", "query": "q", "documents": ["a"]}
+    r = client.post("/v1/rerank", json=rerank)
     assert r.status_code == 501 and r.json()["error"]["code"] == "not_emulated"
     from juhe_core.testing import Reply
 
-    emu.enqueue(Reply(body={"id": "resp_1", "object": "response"}), path="/v1/responses")
-    assert client.post("/v1/responses", json={}).json() == {"id": "resp_1", "object": "response"}
+    emu.enqueue(Reply(body={"results": []}), path="/v1/rerank")
+    assert client.post("/v1/rerank", json={}).json() == {"results": []}
 
 
 def test_models_list_shape(client: httpx.Client) -> None:
