@@ -32,6 +32,7 @@ from juhe_core.testing import Emulator, Fault, Reply, StreamFault
 from llama_index_juhe import Juhe, JuheEmbedding
 
 from .conftest import Both, user
+from .relay import MockRelay
 
 CHAT = "/v1/chat/completions"
 MakeLLM = Callable[..., Juhe]
@@ -95,11 +96,18 @@ def test_unknown_api_format_is_refused_with_the_core_error() -> None:
         Juhe(api_key=KEY, api_format="grpc")
 
 
-def test_api_format_is_passed_through_to_the_codec(emu: Emulator, make_llm: MakeLLM) -> None:
-    llm = make_llm(api_format="anthropic")
-    with pytest.raises(Exception):  # noqa: B017 - the emulator has no /v1/messages yet
-        llm.complete("hi")
-    assert emu.requests[-1].path == "/v1/messages"
+@pytest.mark.parametrize(
+    ("api_format", "path"),
+    [
+        ("anthropic", "/v1/messages"),
+        ("gemini", "/v1beta/models/gpt-4o:generateContent"),
+        ("responses", "/v1/responses"),
+    ],
+)
+def test_api_format_is_passed_through_to_the_codec(api_format: str, path: str) -> None:
+    relay = MockRelay()
+    assert relay.llm(api_format, model="gpt-4o").complete("hi").text
+    assert relay.requests[-1].url.path == path
 
 
 def test_metadata_of_a_known_family() -> None:
