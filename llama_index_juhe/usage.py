@@ -184,7 +184,8 @@ class JuheUsageHandler(BaseEventHandler):
                 model = _answering_model(event.response) or asked or UNKNOWN_MODEL
                 self._add(model, _counts(event.response))
         elif isinstance(event, EmbeddingUsageEvent):
-            self._add(event.model, {"prompt_tokens": event.prompt_tokens})
+            tokens = event.prompt_tokens  # an embedding has input tokens only
+            self._add(event.model, {"prompt_tokens": tokens, "total_tokens": tokens})
 
     def _add(self, model: str, counts: Mapping[str, int]) -> None:
         with self._lock:
