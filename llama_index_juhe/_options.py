@@ -27,11 +27,13 @@ from juhe_core.messages import (
 from llama_index_juhe._convert import map_messages
 
 __all__ = [
+    "NOT_CARRIED",
     "REQUEST_OPTIONS",
     "chat_request",
     "map_response_format",
     "map_tool_choice",
     "map_tools",
+    "refuse_uncarried",
     "schema_format",
     "strict_schema",
 ]
@@ -174,3 +176,27 @@ def chat_request(
         extra_body=extra_body,
         **fields,
     )
+
+
+# Options these codecs leave out of the body without an error (juhe_core.wire today:
+# responses has no logprobs, and neither it nor anthropic has output modalities). Refused
+# here so that nothing is dropped silently; redundant once the codecs refuse them.
+NOT_CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
+    "responses": ("logprobs", "top_logprobs", "modalities"),
+    "anthropic": ("modalities",),
+}
+
+
+def _asks_for(request: ChatRequest, option: str) -> bool:
+    if option == "modalities":  # text alone is what every format answers with anyway
+        return any(m != "text" for m in request.modalities)
+    return getattr(request, option) not in (None, False)
+
+
+def refuse_uncarried(request: ChatRequest, api_format: str) -> None:
+    """UnsupportedFeatureError naming the format and option, for ``NOT_CARRIED`` options."""
+    for option in NOT_CARRIED.get(api_format, ()):
+        if _asks_for(request, option):
+            raise UnsupportedFeatureError(
+                f"the {api_format} format has no {option}; use the openai or gemini format"
+            )

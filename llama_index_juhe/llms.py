@@ -41,7 +41,12 @@ from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import resolve_format
 from llama_index_juhe._clients import Clients, settings_of
 from llama_index_juhe._convert import map_result, tool_selections
-from llama_index_juhe._options import chat_request, map_tool_choice, map_tools
+from llama_index_juhe._options import (
+    chat_request,
+    map_tool_choice,
+    map_tools,
+    refuse_uncarried,
+)
 from llama_index_juhe._stream import StreamFold
 from llama_index_juhe._structured import JsonSchemaLLM, StructuredMethod, structured_method
 
@@ -232,7 +237,9 @@ class Juhe(JsonSchemaLLM):
         options = {k: v for k, v in own.items() if v is not None}
         options.update(self.additional_kwargs)
         options.update(kwargs)
-        return chat_request(self.model, messages, options, strict=self.strict)
+        request = chat_request(self.model, messages, options, strict=self.strict)
+        refuse_uncarried(request, self.resolved_format)
+        return request
 
     # --- chat ---
 

@@ -225,18 +225,24 @@ def test_every_feature_is_sent_or_refused_by_name(feature: str, api_format: str)
         assert check(relay.json())
 
 
-@pytest.mark.xfail(strict=True, reason="juhe_core: the codec drops this option silently")
 @pytest.mark.parametrize(
-    ("api_format", "options"),
+    ("api_format", "options", "word"),
     [
-        ("responses", {"logprobs": True}),
-        ("anthropic", {"modalities": ["text", "image"]}),
-        ("responses", {"modalities": ["text", "image"]}),
+        ("responses", {"logprobs": True}, "logprobs"),
+        ("responses", {"top_logprobs": 3}, "logprobs"),
+        ("anthropic", {"modalities": ["text", "image"]}, "modalities"),
+        ("responses", {"modalities": ["audio"]}, "modalities"),
     ],
 )
-def test_options_a_format_cannot_carry_are_refused(api_format: str, options: Any) -> None:
-    with pytest.raises(UnsupportedFeatureError):
-        MockRelay().llm(api_format).chat(user("hi"), **options)
+def test_options_a_codec_would_leave_out_are_refused_by_name(
+    api_format: str, options: Any, word: str
+) -> None:
+    """The anthropic and responses codecs drop these without a word; Juhe refuses them."""
+    relay = MockRelay()
+    with pytest.raises(UnsupportedFeatureError, match=f"{api_format} format has no .*{word}"):
+        relay.llm(api_format).chat(user("hi"), **options)
+    assert not relay.requests
+    relay.llm(api_format).chat(user("hi"), modalities=["text"])  # text alone is fine
 
 
 # --- streaming and usage in every format ---
