@@ -1,12 +1,15 @@
 """Acceptance: ``Juhe`` and ``JuheEmbedding`` inside LlamaIndex's own pipelines and agents.
 
 RAG over ``corpus/`` (the emulator's hashed bag-of-words embeddings make retrieval
-deterministic), the streaming query engine, a chat engine, and the workflow agents.
+deterministic), the streaming query engine, a chat engine, and the workflow agents, each
+in the three chat formats the emulator speaks: openai, anthropic (a claude-* model) and
+gemini (a gemini-* model). Assertions read the request bodies format-blind (as text).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,37 @@ from llama_index_juhe import Juhe
 
 from .conftest import CORPUS
 
-CHAT = "/v1/chat/completions"
 QUESTION = "Which city is the capital of France?"
+FORMATS = {  # api_format: a model of that family
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4-5",
+    "gemini": "gemini-2.5-flash",
+}
+PATHS = {
+    "openai": "/v1/chat/completions",
+    "anthropic": "/v1/messages",
+    "gemini": "/v1beta/models/gemini-2.5-flash:",
+}
+
+
+@pytest.fixture(params=list(FORMATS))
+def llm(request: pytest.FixtureRequest, emu: Emulator) -> Iterator[Juhe]:
+    """A ``Juhe`` on the emulator, once per wire format (overrides conftest's)."""
+    model = Juhe(
+        FORMATS[request.param],
+        api_key=emu.api_key,
+        api_base=emu.base_url,
+        api_format=request.param,
+    )
+    yield model
+    model.close()
+
+
+def sent(emu: Emulator, llm: Juhe, index: int = -1) -> str:
+    """A chat request body as text, after checking it went to the format's route."""
+    chats = [r for r in emu.requests if r.path.startswith(PATHS[llm.api_format])]
+    assert chats, f"no {llm.api_format} chat request"
+    return str(chats[index].json)
 
 
 @pytest.fixture
@@ -39,11 +71,13 @@ def source_files(response: Any) -> list[str]:
     return [Path(n.node.metadata["file_name"]).name for n in response.source_nodes]
 
 
-def test_rag_query_finds_the_right_document(index: VectorStoreIndex, emu: Emulator) -> None:
+def test_rag_query_finds_the_right_document(
+    index: VectorStoreIndex, emu: Emulator, llm: Juhe
+) -> None:
     response = index.as_query_engine(similarity_top_k=2).query(QUESTION)
     assert source_files(response)[0] == "paris.txt"
     assert str(response).strip()
-    prompt = str(emu.requests[-1].json["messages"])
+    prompt = sent(emu, llm)
     assert "Eiffel Tower" in prompt  # the retrieved context reached the model
     assert QUESTION in prompt
 
@@ -83,15 +117,16 @@ def test_streaming_query_engine(index: VectorStoreIndex) -> None:
     assert source_files(response)[0] == "paris.txt"
 
 
-def test_chat_engine_keeps_the_conversation(index: VectorStoreIndex, emu: Emulator) -> None:
+def test_chat_engine_keeps_the_conversation(
+    index: VectorStoreIndex, emu: Emulator, llm: Juhe
+) -> None:
     engine = index.as_chat_engine(chat_mode="condense_plus_context")
     first = engine.chat(QUESTION)
     assert source_files(first)[0] == "paris.txt"
     streamed = engine.stream_chat("And what river runs through it?")
     text = "".join(streamed.response_gen)
     assert text.strip()
-    sent = str(emu.requests[-1].json["messages"])
-    assert QUESTION in sent  # the first turn is in the history of the second
+    assert QUESTION in sent(emu, llm)  # the first turn is in the history of the second
 
 
 def test_async_chat_engine(index: VectorStoreIndex, llm: Juhe) -> None:
@@ -167,7 +202,6 @@ def test_react_agent_completes_a_task_with_a_tool(llm: Juhe, emu: Emulator) -> N
             'Action Input: {"a": 6, "b": 7}'
         ),
         Reply(text="Thought: I can answer without using any more tools.\nAnswer: 6 times 7 is 42."),
-        path=CHAT,
     )
     agent = ReActAgent(tools=TOOLS, llm=llm)
     answer, events = asyncio.run(run_agent(agent, "What is 6 times 7?", llm))
@@ -178,4 +212,4 @@ def test_react_agent_completes_a_task_with_a_tool(llm: Juhe, emu: Emulator) -> N
         "42",
     )
     assert "42" in answer
-    assert "Observation: 42" in str(emu.requests[-1].json["messages"])
+    assert "Observation: 42" in sent(emu, llm)
