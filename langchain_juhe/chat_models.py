@@ -89,8 +89,13 @@ class ChatJuhe(BaseChatModel):
         base_url: str | None
             Defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``.
         api_format: str
-            Wire format: ``"openai"`` (chat completions, the default); ``"anthropic"``,
-            ``"gemini"``, ``"responses"`` and ``"auto"`` are passed to ``juhe_core``.
+            Wire format: ``"openai"`` (chat completions, the default), ``"anthropic"``
+            (``/v1/messages``), ``"gemini"`` (``/v1beta``), ``"responses"``
+            (``/v1/responses``) or ``"auto"`` (the model's native one). What a format
+            cannot carry raises ``UnsupportedFeatureError`` naming format and feature.
+        fallback_models: list[str] | None
+            Tried in order on 429 / 5xx / ``model_not_found``; reported in
+            ``response_metadata["fallbacks"]``.
         timeout, max_retries, default_headers, http_client, http_async_client.
         stream_chunk_timeout: float | None
             Seconds without a stream event before ``APITimeoutError`` is raised.
@@ -163,6 +168,10 @@ class ChatJuhe(BaseChatModel):
             msg.response_metadata
             # {'model_name': 'gpt-4o-mini', 'model_provider': 'juhe',
             #  'finish_reason': 'stop', 'id': 'chatcmpl-...', 'request_id': '...'}
+            # plus 'fallbacks': ['gpt-4o-mini'] when a fallback model answered
+
+    Image and audio output (Gemini, ``api_format="gemini"``) arrive as standard
+    ``image`` / ``audio`` content blocks, whole, in ``invoke`` and ``stream`` alike.
     """
 
     model: str = Field(default="gpt-4o-mini", alias="model_name")

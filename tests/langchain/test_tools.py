@@ -238,7 +238,7 @@ def test_a_failed_task_raises_when_tool_errors_are_not_handled(
     toolkit: JuheToolkit, emu: Emulator
 ) -> None:
     script_task(emu, "imagine", task("FAILURE", "0%", failReason="nope"))
-    tool = toolkit.get_tools()[4]
+    tool = next(t for t in toolkit.get_tools() if t.name == "midjourney_imagine")
     tool.handle_tool_error = False
     with pytest.raises(ToolException, match="nope") as caught:
         tool.invoke({"prompt": "x"})
