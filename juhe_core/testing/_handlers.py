@@ -30,6 +30,7 @@ from ._relay import (
 )
 from ._script import Fault, RecordedRequest, Reply, ScriptItem, StreamFault
 from ._state import State, Static, Streamed, json_response, response_headers
+from ._store import PRICES
 from ._stream import Frame, frames
 from ._text import count_tokens
 from ._turn import ChatQuery, ToolCall, Turn
@@ -172,6 +173,7 @@ def _chat_answer(
     if reply is not None and reply.body is not None:
         return json_response(status, reply.body, rid, extra, delay)
     turn = _turn(query, reply, state)
+    state.store.ledger.charge((turn.prompt_tokens + turn.completion_tokens) * PRICES["token"])
     meta = oa.Meta(
         state.random_id("chatcmpl-", 29), int(time.time()), query.model, state.fingerprint
     )
@@ -239,6 +241,7 @@ def embeddings(state: State, rec: RecordedRequest) -> Response:
     ]
     encoded = [to_base64(v) for v in vectors] if fmt == "base64" else vectors
     tokens = sum(count_tokens(i) if isinstance(i, str) else len(i) for i in inputs)
+    state.store.ledger.charge(tokens * PRICES["embedding_token"])
     return json_response(status, oa.embedding_list(encoded, model, tokens), rid, extra, delay)
 
 
