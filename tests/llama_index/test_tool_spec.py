@@ -1,10 +1,9 @@
 """``JuheToolSpec``: juhe_core's media tools as LlamaIndex tools, sync and async, in agents.
 
-The emulator serves no media or Midjourney routes yet, so ``MediaRelay`` (an
-``httpx.MockTransport`` handler) answers them as relay-behavior.md describes: images as
-base64 PNGs, speech as audio bytes, moderation verdicts, multipart edits, and Midjourney
-tasks that go NOT_START → IN_PROGRESS → SUCCESS (or FAILURE) one fetch at a time. The
-agent test runs ``Juhe`` on the emulator and the tools on ``MediaRelay``.
+Against the emulator, which serves the media routes as the relay does: images as small
+PNGs, speech as audio bytes, moderation by keyword rules, multipart edits checked like the
+upstream, and Midjourney tasks that move on every ``mj_step_seconds`` (0.05 s) to SUCCESS,
+or to FAILURE for a prompt with ``--fail``, or never for one with ``--stall``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import asyncio
 import base64
 import inspect
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,91 +21,40 @@ import pytest
 from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 from llama_index.core.tools import FunctionTool
 
+from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.errors import APITimeoutError, TaskFailedError
 from juhe_core.testing import Emulator, Reply
 from juhe_core.tools import TOOL_NAMES, JuheTools
 from juhe_core.wire.midjourney import MidjourneyTask
 from llama_index_juhe import Juhe, JuheToolSpec
 
-from .relay import BASE, KEY
-
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00"
-GRID = "https://cdn.relay.test/mj/grid.png"
-
-
-class MediaRelay:
-    """Media and Midjourney routes; ``mj_outcome`` decides how tasks end."""
-
-    def __init__(self, mj_outcome: str = "SUCCESS", mj_steps: int = 3) -> None:
-        self.requests: list[httpx.Request] = []
-        self.mj_outcome = mj_outcome
-        self.mj_steps = mj_steps  # fetches until a task is done
-        self._fetches: dict[str, int] = {}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.path
-        if path in ("/v1/images/generations", "/v1/images/edits"):
-            item = {"b64_json": base64.b64encode(PNG).decode(), "revised_prompt": "a fox"}
-            return httpx.Response(200, json={"created": 1, "data": [item]})
-        if path == "/v1/audio/speech":
-            return httpx.Response(200, content=MP3, headers={"content-type": "audio/mpeg"})
-        if path == "/v1/moderations":
-            text = json.loads(request.content)["input"]
-            flagged = "kill" in text
-            result = {"flagged": flagged, "categories": {"violence": flagged, "hate": False}}
-            return httpx.Response(200, json={"id": "m1", "model": "omni", "results": [result]})
-        if path.startswith("/mj/submit/"):
-            task = f"task-{len(self._fetches) + 1}"
-            self._fetches[task] = 0
-            return httpx.Response(200, json={"code": 1, "description": "ok", "result": task})
-        if path.startswith("/mj/task/") and path.endswith("/fetch"):
-            return httpx.Response(200, json=self._task(path.split("/")[3]))
-        return httpx.Response(404, json={"error": {"message": f"no route {path}"}})
-
-    def _task(self, task_id: str) -> dict[str, Any]:
-        self._fetches[task_id] += 1
-        step = self._fetches[task_id]
-        task: dict[str, Any] = {"id": task_id, "action": "IMAGINE", "prompt": "a fox"}
-        if step == 1:
-            return {**task, "status": "NOT_START", "progress": "0%"}
-        if step < self.mj_steps or self.mj_outcome == "NEVER":
-            return {**task, "status": "IN_PROGRESS", "progress": "50%"}
-        if self.mj_outcome == "FAILURE":
-            return {**task, "status": "FAILURE", "progress": "", "failReason": "banned prompt"}
-        buttons = [{"customId": "MJ::JOB::upsample::1::abc", "label": "U1"}]
-        return {
-            **task,
-            "status": "SUCCESS",
-            "progress": "100%",
-            "imageUrl": GRID,
-            "buttons": buttons,
-            "properties": {"finalPrompt": "a fox in the snow"},
-        }
-
-    def paths(self) -> list[str]:
-        return [r.url.path for r in self.requests]
+CHAT = "/v1/chat/completions"
 
 
 @pytest.fixture
-def relay() -> MediaRelay:
-    return MediaRelay()
+def make_spec(emu: Emulator, tmp_path: Path) -> Iterator[Any]:
+    """Builds ``JuheToolSpec``s on the emulator writing under ``tmp_path/out``."""
+    made: list[JuheToolSpec] = []
+
+    def make(**options: Any) -> JuheToolSpec:
+        options.setdefault("mj_poll_interval", 0.02)
+        made.append(
+            JuheToolSpec(
+                api_key=emu.api_key, api_base=emu.base_url, output_dir=tmp_path / "out", **options
+            )
+        )
+        return made[-1]
+
+    yield make
+    for spec in made:
+        spec.close()
 
 
-def make_spec(relay: MediaRelay, tmp_path: Path, **options: Any) -> JuheToolSpec:
-    transport = httpx.MockTransport(relay)
-    options.setdefault("mj_poll_interval", 0.001)
-    return JuheToolSpec(
-        api_key=KEY,
-        api_base=BASE,
-        output_dir=tmp_path / "out",
-        http_client=httpx.Client(transport=transport),
-        async_http_client=httpx.AsyncClient(transport=transport),
-        **options,
-    )
+def tools_of(spec: JuheToolSpec) -> dict[str, FunctionTool]:
+    return {t.metadata.get_name(): t for t in spec.to_tool_list()}
 
 
 def run_tool(tool: FunctionTool, kind: str, **kwargs: Any) -> Any:
@@ -115,13 +64,19 @@ def run_tool(tool: FunctionTool, kind: str, **kwargs: Any) -> Any:
     return asyncio.run(tool.acall(**kwargs))
 
 
+def png_file(tmp_path: Path, name: str = "in.png") -> str:
+    path = tmp_path / name
+    path.write_bytes(PNG)
+    return str(path)
+
+
 # --- the spec itself ---
 
 
 def test_every_juhe_core_tool_is_exposed_with_its_own_schema_and_description(
-    relay: MediaRelay, tmp_path: Path
+    make_spec: Any, emu: Emulator
 ) -> None:
-    spec = make_spec(relay, tmp_path)
+    spec = make_spec()
     core = {s.name: s for s in spec._bound(in_loop=False).specs()}
     tools = spec.to_tool_list()
     assert [t.metadata.name for t in tools] == list(TOOL_NAMES)
@@ -133,13 +88,13 @@ def test_every_juhe_core_tool_is_exposed_with_its_own_schema_and_description(
         assert inspect.iscoroutinefunction(tool.async_fn)  # real async, not a thread
         assert not inspect.iscoroutinefunction(tool.fn)
         assert tool.metadata.to_openai_tool()["function"]["parameters"] == dict(expected.parameters)
-    assert not relay.requests  # describing the tools sends nothing
+    assert not emu.requests  # describing the tools sends nothing
 
 
 def test_fn_schemas_validate_arguments_as_the_json_schema_says(
-    relay: MediaRelay, tmp_path: Path
+    make_spec: Any,
 ) -> None:
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path).to_tool_list()}
+    tools = tools_of(make_spec())
     image_schema = tools["generate_image"].metadata.fn_schema
     assert image_schema is not None
     assert image_schema.model_validate({"prompt": "a fox"}).model_dump() == {
@@ -155,14 +110,12 @@ def test_fn_schemas_validate_arguments_as_the_json_schema_says(
         blend_schema.model_validate({})  # required
 
 
-def test_methods_carry_juhe_core_names_docs_and_signatures(
-    relay: MediaRelay, tmp_path: Path
-) -> None:
-    spec = make_spec(relay, tmp_path)
+def test_methods_carry_juhe_core_names_docs_and_signatures(make_spec: Any, emu: Emulator) -> None:
+    spec = make_spec()
     assert spec.generate_image.__doc__ == JuheTools.generate_image.__doc__
     assert list(inspect.signature(spec.agenerate_image).parameters) == ["prompt", "size"]
     with pytest.raises(TypeError):
-        JuheToolSpec(api_key=KEY, image_modle="dall-e-3")  # a typo is not ignored
+        JuheToolSpec(api_key="sk-test", image_modle="dall-e-3")  # a typo is not ignored
 
 
 # --- every tool, sync and async ---
@@ -170,66 +123,59 @@ def test_methods_carry_juhe_core_names_docs_and_signatures(
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_generate_image_saves_the_png_and_answers_in_json(
-    relay: MediaRelay, tmp_path: Path, kind: str
+    make_spec: Any, emu: Emulator, tmp_path: Path, kind: str
 ) -> None:
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path).to_tool_list()}
-    output = run_tool(tools["generate_image"], kind, prompt="A red fox", size="1024x1024")
+    output = run_tool(tools_of(make_spec())["generate_image"], kind, prompt="A red fox")
     (image,) = output.raw_output["images"]
-    assert Path(image["path"]).read_bytes() == PNG
-    assert Path(image["path"]).parent == tmp_path / "out"
+    saved = Path(image["path"])
+    assert saved.parent == tmp_path / "out" and saved.read_bytes().startswith(b"\x89PNG")
     assert json.loads(output.content) == output.raw_output  # the agent sees JSON
-    sent = json.loads(relay.requests[-1].content)
-    assert (sent["prompt"], sent["response_format"]) == ("A red fox", "b64_json")
+    sent = emu.requests[-1].json
+    assert (sent["prompt"], sent["response_format"], sent["size"]) == (
+        "A red fox",
+        "b64_json",
+        "1024x1024",
+    )
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_edit_image_sends_a_multipart_form_with_the_file(
-    relay: MediaRelay, tmp_path: Path, kind: str
+    make_spec: Any, emu: Emulator, tmp_path: Path, kind: str
 ) -> None:
-    source = tmp_path / "in.png"
-    source.write_bytes(PNG)
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path).to_tool_list()}
-    output = run_tool(tools["edit_image"], kind, prompt="Add a hat", image_path=str(source))
-    assert Path(output.raw_output["images"][0]["path"]).read_bytes() == PNG
-    request = relay.requests[-1]
-    assert request.url.path == "/v1/images/edits"
+    tool = tools_of(make_spec())["edit_image"]
+    output = run_tool(tool, kind, prompt="Add a hat", image_path=png_file(tmp_path))
+    assert Path(output.raw_output["images"][0]["path"]).read_bytes().startswith(b"\x89PNG")
+    request = emu.requests[-1]
+    assert request.path == "/v1/images/edits"
     assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
-    body = request.content
-    assert b'name="prompt"\r\n\r\nAdd a hat' in body
-    assert b'name="model"\r\n\r\ngpt-image-1' in body
-    assert b'name="image"; filename="image0.png"' in body and PNG in body
+    assert b'name="prompt"\r\n\r\nAdd a hat' in request.body
+    assert b'name="model"\r\n\r\ngpt-image-1' in request.body
+    assert b'filename="image0.png"' in request.body and PNG in request.body
 
 
 def test_edit_image_of_a_missing_file_fails_before_sending(
-    relay: MediaRelay, tmp_path: Path
+    make_spec: Any, emu: Emulator, tmp_path: Path
 ) -> None:
-    spec = make_spec(relay, tmp_path)
     with pytest.raises(ValueError, match="not a readable file"):
-        spec.edit_image(prompt="x", image_path=str(tmp_path / "missing.png"))
-    assert not relay.requests
+        make_spec().edit_image(prompt="x", image_path=str(tmp_path / "missing.png"))
+    assert not emu.requests
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_text_to_speech_writes_the_audio_file(relay: MediaRelay, tmp_path: Path, kind: str) -> None:
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path, voice="nova").to_tool_list()}
-    output = run_tool(tools["text_to_speech"], kind, text="Hello there")
+def test_text_to_speech_writes_the_audio_file(make_spec: Any, emu: Emulator, kind: str) -> None:
+    output = run_tool(tools_of(make_spec(voice="nova"))["text_to_speech"], kind, text="Hello")
     assert output.raw_output["mime_type"] == "audio/mpeg"
     path = Path(output.raw_output["path"])
-    assert path.suffix == ".mp3" and path.read_bytes() == MP3
-    assert json.loads(relay.requests[-1].content)["voice"] == "nova"
+    assert path.suffix == ".mp3" and path.stat().st_size > 100
+    assert emu.requests[-1].json["voice"] == "nova"
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize(("text", "flagged"), [("I will kill it", True), ("Nice day", False)])
-def test_moderate_text(
-    relay: MediaRelay, tmp_path: Path, kind: str, text: str, flagged: bool
-) -> None:
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path).to_tool_list()}
-    output = run_tool(tools["moderate_text"], kind, text=text)
-    assert output.raw_output == {
-        "flagged": flagged,
-        "categories": ["violence"] if flagged else [],
-    }
+def test_moderate_text(make_spec: Any, kind: str, text: str, flagged: bool) -> None:
+    output = run_tool(tools_of(make_spec())["moderate_text"], kind, text=text)
+    assert output.raw_output["flagged"] is flagged
+    assert ("violence" in output.raw_output["categories"]) is flagged
 
 
 # --- Midjourney ---
@@ -237,73 +183,73 @@ def test_moderate_text(
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_midjourney_imagine_waits_for_the_task_and_reports_progress(
-    relay: MediaRelay, tmp_path: Path, kind: str
+    make_spec: Any, emu: Emulator, kind: str
 ) -> None:
     seen: list[MidjourneyTask] = []
-    spec = make_spec(relay, tmp_path, on_progress=seen.append)
-    tools = {t.metadata.name: t for t in spec.to_tool_list()}
-    output = run_tool(tools["midjourney_imagine"], kind, prompt="a fox --ar 1:1")
-    assert output.raw_output["status"] == "SUCCESS"
-    assert output.raw_output["image_url"] == GRID
-    assert output.raw_output["buttons"] == [
-        {"custom_id": "MJ::JOB::upsample::1::abc", "label": "U1"}
-    ]
-    assert [t.status for t in seen] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
-    assert relay.paths() == ["/mj/submit/imagine"] + ["/mj/task/task-1/fetch"] * 3
+    tool = tools_of(make_spec(on_progress=seen.append))["midjourney_imagine"]
+    output = run_tool(tool, kind, prompt="a fox --ar 1:1")
+    result = output.raw_output
+    assert result["status"] == "SUCCESS" and result["image_url"].startswith("http://127.0.0.1")
+    assert {b["label"] for b in result["buttons"]} >= {"U1", "V1"}
+    assert len(seen) >= 2 and seen[-1].status == "SUCCESS"
+    assert [t.percent for t in seen] == sorted(t.percent for t in seen)  # only ever forward
+    fetches = [r.path for r in emu.requests if r.path.endswith("/fetch")]
+    assert len(fetches) == len(seen) and fetches[0] == f"/mj/task/{result['task_id']}/fetch"
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-@pytest.mark.parametrize(
-    ("tool", "arguments", "submit"),
-    [
-        (
-            "midjourney_action",
-            {"task_id": "t0", "custom_id": "MJ::JOB::upsample::1::abc"},
-            "action",
-        ),
-        ("midjourney_describe", {"image_path": "{png}"}, "describe"),
-        ("midjourney_blend", {"image_paths": ["{png}", "{png}"]}, "blend"),
-    ],
-)
-def test_the_other_midjourney_tools_submit_and_wait(
-    relay: MediaRelay, tmp_path: Path, kind: str, tool: str, arguments: Any, submit: str
+def test_midjourney_action_presses_a_button_of_a_finished_task(make_spec: Any, kind: str) -> None:
+    spec = make_spec()
+    grid = spec.midjourney_imagine(prompt="a fox")
+    upscale = next(b for b in grid["buttons"] if b["label"] == "U1")
+    output = run_tool(
+        tools_of(spec)["midjourney_action"],
+        kind,
+        task_id=grid["task_id"],
+        custom_id=upscale["custom_id"],
+    )
+    assert output.raw_output["status"] == "SUCCESS"
+    assert output.raw_output["task_id"] != grid["task_id"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(("tool", "count"), [("midjourney_describe", 1), ("midjourney_blend", 2)])
+def test_midjourney_describe_and_blend_send_the_images(
+    make_spec: Any, emu: Emulator, tmp_path: Path, kind: str, tool: str, count: int
 ) -> None:
-    png = tmp_path / "in.png"
-    png.write_bytes(PNG)
-    arguments = json.loads(json.dumps(arguments).replace("{png}", str(png)))
-    tools = {t.metadata.name: t for t in make_spec(relay, tmp_path).to_tool_list()}
-    output = run_tool(tools[tool], kind, **arguments)
+    paths = [png_file(tmp_path, f"in{i}.png") for i in range(count)]
+    arguments = {"image_path": paths[0]} if count == 1 else {"image_paths": paths}
+    output = run_tool(tools_of(make_spec())[tool], kind, **arguments)
     assert output.raw_output["status"] == "SUCCESS"
-    assert relay.paths()[0] == f"/mj/submit/{submit}"
-    sent = json.loads(relay.requests[0].content)
-    if submit == "describe":
-        assert sent["base64"].startswith("data:image/png;base64,")
-        assert output.raw_output["description"] == "a fox in the snow"
-    if submit == "blend":
-        assert len(sent["base64Array"]) == 2
+    submit = next(r for r in emu.requests if r.path.startswith("/mj/submit/"))
+    images = [submit.json["base64"]] if count == 1 else submit.json["base64Array"]
+    assert [base64.b64decode(i.split(",", 1)[1]) for i in images] == [PNG] * count
+    if count == 1:
+        assert output.raw_output["description"]  # the prompts Midjourney suggests
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_failed_midjourney_task_raises_the_typed_error(tmp_path: Path, kind: str) -> None:
-    spec = make_spec(MediaRelay(mj_outcome="FAILURE"), tmp_path)
+def test_a_failed_midjourney_task_raises_the_typed_error(make_spec: Any, kind: str) -> None:
+    spec = make_spec()
     with pytest.raises(TaskFailedError) as info:
         if kind == "sync":
-            spec.midjourney_imagine(prompt="forbidden")
+            spec.midjourney_imagine(prompt="a fox --fail")
         else:
-            asyncio.run(spec.amidjourney_imagine(prompt="forbidden"))
-    assert (info.value.status, info.value.fail_reason) == ("FAILURE", "banned prompt")
+            asyncio.run(spec.amidjourney_imagine(prompt="a fox --fail"))
+    assert info.value.status == "FAILURE" and info.value.fail_reason
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_midjourney_task_that_never_ends_times_out(tmp_path: Path, kind: str) -> None:
-    relay = MediaRelay(mj_outcome="NEVER")
-    spec = make_spec(relay, tmp_path, mj_timeout=0.2, mj_poll_interval=0.02)
-    with pytest.raises(APITimeoutError, match=r"did not finish within 0\.2 s"):
+def test_a_midjourney_task_that_never_ends_times_out(
+    make_spec: Any, emu: Emulator, kind: str
+) -> None:
+    spec = make_spec(mj_timeout=0.3, mj_poll_interval=0.02)
+    with pytest.raises(APITimeoutError, match=r"did not finish within 0\.3 s"):
         if kind == "sync":
-            spec.midjourney_imagine(prompt="slow")
+            spec.midjourney_imagine(prompt="a fox --stall")
         else:
-            asyncio.run(spec.amidjourney_imagine(prompt="slow"))
-    assert 2 <= relay.paths().count("/mj/task/task-1/fetch") < 20
+            asyncio.run(spec.amidjourney_imagine(prompt="a fox --stall"))
+    assert 2 <= sum(r.path.endswith("/fetch") for r in emu.requests) < 20
 
 
 # --- in agents ---
@@ -319,66 +265,55 @@ def _agent_run(emu: Emulator, spec: JuheToolSpec, task: str) -> tuple[str, list[
             return str(await handler), events
         finally:
             await llm.aclose()
+            await spec.aclose()
 
     return asyncio.run(run())
 
 
-def test_a_function_agent_decides_to_call_the_image_tool(
-    emu: Emulator, relay: MediaRelay, tmp_path: Path
-) -> None:
+def test_a_function_agent_decides_to_call_the_image_tool(make_spec: Any, emu: Emulator) -> None:
     """The emulator's model picks the tool matching the request from the names and
-    descriptions it was sent; the tool then runs (async) against the media relay."""
-    spec = make_spec(relay, tmp_path)
-    answer, events = _agent_run(emu, spec, "Generate an image of a red fox in the snow.")
+    descriptions it was sent; the tool then runs (async) on the emulator too."""
+    answer, events = _agent_run(emu, make_spec(), "Generate an image of a red fox in the snow.")
     (result,) = [e for e in events if isinstance(e, ToolCallResult)]
     assert result.tool_name == "generate_image"
     assert "fox" in result.tool_kwargs["prompt"]
     saved = Path(result.tool_output.raw_output["images"][0]["path"])
-    assert saved.read_bytes() == PNG
-    assert relay.paths() == ["/v1/images/generations"]
-    sent_tools = [t["function"]["name"] for t in emu.requests[0].json["tools"]]
-    assert sent_tools == list(TOOL_NAMES)
-    tool_message = emu.requests[-1].json["messages"][-1]
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    chats = [r for r in emu.requests if r.path == CHAT]
+    assert [t["function"]["name"] for t in chats[0].json["tools"]] == list(TOOL_NAMES)
+    assert [r.path for r in emu.requests] == [CHAT, "/v1/images/generations", CHAT]
+    tool_message = chats[-1].json["messages"][-1]
     assert tool_message["role"] == "tool" and str(saved) in tool_message["content"]
     assert answer.strip()
 
 
-def test_a_failing_tool_is_reported_to_the_model_not_raised(emu: Emulator, tmp_path: Path) -> None:
-    spec = make_spec(MediaRelay(mj_outcome="FAILURE"), tmp_path)
-    emu.enqueue(
-        Reply(tool_calls=[{"name": "midjourney_imagine", "arguments": {"prompt": "bad"}}]),
-        path="/v1/chat/completions",
-    )
-    _, events = _agent_run(emu, spec, "Make a Midjourney grid of something bad.")
+def test_a_failing_tool_is_reported_to_the_model_not_raised(make_spec: Any, emu: Emulator) -> None:
+    call = {"name": "midjourney_imagine", "arguments": {"prompt": "a fox --fail"}}
+    emu.enqueue(Reply(tool_calls=[call]), path=CHAT)
+    _, events = _agent_run(emu, make_spec(), "Make a Midjourney grid of a fox.")
     (result,) = [e for e in events if isinstance(e, ToolCallResult)]
     assert result.tool_output.is_error
-    assert "banned prompt" in emu.requests[-1].json["messages"][-1]["content"]
+    last = [r for r in emu.requests if r.path == CHAT][-1]
+    assert "FAILURE" in last.json["messages"][-1]["content"]
 
 
-def test_one_spec_serves_several_event_loops(emu: Emulator, tmp_path: Path) -> None:
+def test_one_spec_serves_several_event_loops(make_spec: Any) -> None:
     """Our own async client is rebuilt for a new loop (a second ``asyncio.run``)."""
-    verdict = {"id": "m", "model": "omni", "results": [{"flagged": False, "categories": {}}]}
-    emu.enqueue(Reply(body=verdict), Reply(body=verdict), path="/v1/moderations")
-    spec = JuheToolSpec(api_key=emu.api_key, api_base=emu.base_url, output_dir=tmp_path)
-    for _ in range(2):
-        assert asyncio.run(spec.amoderate_text(text="hello")) == {
-            "flagged": False,
-            "categories": [],
-        }
-    assert spec.moderate_text  # the sync side is untouched
-    spec.close()
+    spec = make_spec()
+    for text in ("hello", "a nice day"):
+        assert asyncio.run(spec.amoderate_text(text=text))["flagged"] is False
 
 
-def test_a_ready_juhe_tools_is_used_as_is(relay: MediaRelay, tmp_path: Path) -> None:
-    from juhe_core.client import AsyncJuheClient, JuheClient
-
-    transport = httpx.MockTransport(relay)
+def test_a_ready_juhe_tools_is_used_as_is(emu: Emulator, tmp_path: Path) -> None:
+    seen: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     tools = JuheTools(
-        JuheClient(api_key=KEY, base_url=BASE, http_client=httpx.Client(transport=transport)),
-        AsyncJuheClient(api_key=KEY, base_url=BASE),
+        JuheClient(api_key=emu.api_key, base_url=emu.base_url, http_client=http),
+        AsyncJuheClient(api_key=emu.api_key, base_url=emu.base_url),
         output_dir=tmp_path,
         moderation_model="text-moderation-stable",
     )
-    spec = JuheToolSpec(tools=tools)
-    assert spec.moderate_text(text="fine")["flagged"] is False
-    assert json.loads(relay.requests[-1].content)["model"] == "text-moderation-stable"
+    assert JuheToolSpec(tools=tools).moderate_text(text="fine")["flagged"] is False
+    assert seen == ["/v1/moderations"]
+    assert emu.requests[-1].json["model"] == "text-moderation-stable"
+    http.close()
