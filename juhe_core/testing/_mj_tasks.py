@@ -180,7 +180,7 @@ class TaskBook:
             "botType": task.bot_type,
             "prompt": task.prompt,
             "promptEn": task.prompt if stage >= 1 else "",
-            "description": "Submit success",
+            "description": "提交成功",
             "state": task.state,
             "submitTime": task.submit_ms,
             "startTime": 0,
