@@ -1,10 +1,12 @@
 """``Juhe`` in every wire format: each feature sent on the wire, or refused by name.
 
-The native routes are answered by ``MockRelay`` (``httpx.MockTransport``, no socket) from
-the codec fixtures, since the emulator does not serve them yet. Each ``MATRIX`` row either
+The matrix runs on ``MockRelay`` (``httpx.MockTransport``, no socket), which answers from
+the codec fixtures: real-shaped native answers (signatures, server-tool blocks, image
+parts) that the emulator's scripted model does not write. Each ``MATRIX`` row either
 checks the body that was sent or expects ``UnsupportedFeatureError`` whose message names
 the format and the feature. Also here: Gemini image and audio output as ``ImageBlock`` /
-``AudioBlock`` (whole and streamed), and conversations that switch format mid-way.
+``AudioBlock`` (whole and streamed), and conversations that switch format mid-way: on
+the mock relay for the fixtures' format-only blocks, and on the emulator end to end.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
 from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.testing import Emulator
 from llama_index_juhe import Juhe
 
 from .conftest import Both, user
@@ -430,3 +433,47 @@ def test_reasoning_signatures_go_back_only_to_their_own_format(first: str, then:
     history[1].blocks = [b for b in history[1].blocks if not isinstance(b, ImageBlock)]
     relay.llm(then).chat([*history, *user("Thanks.")])
     assert (SIGNATURES[first] in str(relay.json())) == (first == then)
+
+
+# --- one conversation across formats, on the emulator ---
+
+ON_EMULATOR = (("anthropic", "claude-sonnet-4-5"), ("gemini", "gemini-2.5-flash"))
+
+
+@pytest.mark.parametrize(("first", "second"), [ON_EMULATOR, ON_EMULATOR[::-1]])
+def test_a_conversation_continues_in_another_format_and_then_in_openai(
+    emu: Emulator, first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    """Thinking (signed) and a tool call in one native format; the history then goes to
+    the other native format and to openai, each answering; signatures stay home."""
+
+    def make(api_format: str, model: str) -> Juhe:
+        return Juhe(
+            model,
+            api_key=emu.api_key,
+            api_base=emu.base_url,
+            api_format=api_format,
+            reasoning_effort="low",
+        )
+
+    answer = make(*first).chat_with_tools(TOOLS, user_msg="What is the weather in Paris?")
+    thinking = [b for b in answer.message.blocks if isinstance(b, ThinkingBlock)]
+    signature = thinking[-1].additional_information["signature"]
+    (call,) = make(*first).get_tool_calls_from_response(answer)
+    history = [
+        *user("What is the weather in Paris?"),
+        answer.message,
+        ChatMessage(
+            role="tool",
+            content=get_weather(**call.tool_kwargs),
+            additional_kwargs={"tool_call_id": call.tool_id, "name": call.tool_name},
+        ),
+    ]
+    sent_before = len(emu.requests)
+    for api_format, model in (second, ("openai", "gpt-4o-mini")):
+        reply = make(api_format, model).chat([*history, *user("Thanks! And tomorrow?")])
+        assert "tomorrow" in (reply.message.content or "")
+        history = [*history, *user("Thanks! And tomorrow?"), reply.message]
+    later = [str(r.json) for r in emu.requests[sent_before:]]
+    assert len(later) == 2 and all("Sunny in Paris" in body for body in later)
+    assert all(signature not in body for body in later)
