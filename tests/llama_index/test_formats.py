@@ -477,3 +477,25 @@ def test_a_conversation_continues_in_another_format_and_then_in_openai(
     later = [str(r.json) for r in emu.requests[sent_before:]]
     assert len(later) == 2 and all("Sunny in Paris" in body for body in later)
     assert all(signature not in body for body in later)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(("modality", "block_type"), [("image", ImageBlock), ("audio", AudioBlock)])
+def test_gemini_media_output_on_the_emulator_whole_and_streamed(
+    emu: Emulator, kind: str, modality: str, block_type: type
+) -> None:
+    llm = Juhe(GEMINI_IMAGE, api_key=emu.api_key, api_base=emu.base_url, api_format="gemini")
+    both = Both(kind, llm)
+    whole = both.chat(user("A red fox, please."), modalities=["text", modality])
+    chunks = both.stream("chat", user("A red fox, please."), modalities=["text", modality])
+    for message in (whole.message, chunks[-1].message):
+        (block,) = [b for b in message.blocks if isinstance(b, (ImageBlock, AudioBlock))]
+        assert isinstance(block, block_type)
+        data = (
+            block.resolve_image().read()
+            if isinstance(block, ImageBlock)
+            else block.resolve_audio().read()
+        )
+        assert data[:4] in (b"\x89PNG", b"RIFF")
+    assert "".join(c.delta or "" for c in chunks).strip()
+    assert chunks[-1].additional_kwargs["total_tokens"] > 0
