@@ -404,3 +404,22 @@ def test_a_client_error_does_not_fall_back(emu: Emulator, make_llm: MakeLLM) -> 
     with pytest.raises(APIStatusError):
         llm.complete("hi")
     assert len(emu.requests) == 1
+
+
+def test_fallbacks_with_auto_speak_each_models_own_format(
+    both: Both, emu: Emulator, make_llm: MakeLLM
+) -> None:
+    both.model = make_llm(
+        model="claude-sonnet-4-5",
+        api_format="auto",
+        fallback_models=["gemini-2.5-flash"],
+        max_retries=0,
+    )
+    emu.enqueue(Fault(status=503), path="/v1/messages")
+    response = both.chat(user("hi"))
+    assert response.additional_kwargs["fallbacks"] == ["claude-sonnet-4-5"]
+    assert [r.path for r in emu.requests] == [
+        "/v1/messages",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+    ]
+    assert "hi" in (response.message.content or "")
