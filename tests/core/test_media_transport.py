@@ -1,0 +1,204 @@
+"""The client's media, moderation, balance and Midjourney methods against the emulator.
+
+Each test body runs on ``JuheClient`` and on ``AsyncJuheClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from juhe_core import AsyncJuheClient, JuheClient
+from juhe_core.errors import (
+    APITimeoutError,
+    BadRequestError,
+    RateLimitError,
+    TaskFailedError,
+    UnsupportedFeatureError,
+)
+from juhe_core.testing import Emulator, Fault, Reply
+from juhe_core.testing._media import png
+
+pytestmark = pytest.mark.timeout(30)
+
+POLL = 0.05
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def run(kind: str, emu: Emulator, op: Callable[[Any], Any]) -> Any:
+    kwargs = {"api_key": emu.api_key, "base_url": emu.base_url, "max_retries": 0}
+    if kind == "sync":
+        with JuheClient(**kwargs) as client:
+            return op(client)
+
+    async def main() -> Any:
+        async with AsyncJuheClient(**kwargs) as client:
+            result = op(client)
+            while asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+    return asyncio.run(main())
+
+
+def test_generate_images_url_and_bytes(juhe_emulator: Emulator, kind: str) -> None:
+    by_url = run(kind, juhe_emulator, lambda c: c.generate_images("a red fox"))
+    (image,) = by_url.images
+    assert image.url and image.data is None and image.revised_prompt
+    assert httpx.get(image.url).content.startswith(b"\x89PNG")
+    inline = run(
+        kind, juhe_emulator, lambda c: c.generate_images("a red fox", model="gpt-image-1", n=2)
+    )
+    assert [i.mime_type for i in inline.images] == ["image/png", "image/png"]
+    assert inline.images[0].data != inline.images[1].data
+
+
+def test_generate_images_validation_is_typed(juhe_emulator: Emulator, kind: str) -> None:
+    with pytest.raises(BadRequestError, match="n=1"):
+        run(kind, juhe_emulator, lambda c: c.generate_images("x", n=2))
+
+
+def test_edit_images_multipart(juhe_emulator: Emulator, kind: str) -> None:
+    result = run(
+        kind,
+        juhe_emulator,
+        lambda c: c.edit_images("make it blue", [png("a"), png("b")], mask=png("mask")),
+    )
+    assert result.images[0].data is not None and result.images[0].data.startswith(b"\x89PNG")
+    sent = juhe_emulator.requests[-1]
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    assert sent.body.count(b'name="image[]"') == 2 and b'name="mask"' in sent.body
+    with pytest.raises(UnsupportedFeatureError):  # the client refuses non-images itself
+        run(kind, juhe_emulator, lambda c: c.edit_images("x", [b"not an image"]))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime", "magic"),
+    [
+        (None, "audio/mpeg", b"\xff\xfb"),
+        ("wav", "audio/wav", b"RIFF"),
+        ("opus", "audio/opus", b"OggS"),
+        ("aac", "audio/aac", b"\xff\xf1"),
+        ("flac", "audio/flac", b"fLaC"),
+        ("pcm", "audio/pcm", b""),
+    ],
+)
+def test_speech_formats(
+    juhe_emulator: Emulator, kind: str, fmt: str | None, mime: str, magic: bytes
+) -> None:
+    speech = run(kind, juhe_emulator, lambda c: c.speech("Hello there", response_format=fmt))
+    assert speech.mime_type == mime and speech.audio.startswith(magic) and len(speech.audio) > 90
+
+
+def test_moderation(juhe_emulator: Emulator, kind: str) -> None:
+    result = run(kind, juhe_emulator, lambda c: c.moderate(["I will kill you", "Lovely day"]))
+    threat, calm = result.results
+    assert threat.flagged and {"violence", "harassment/threatening"} <= set(
+        threat.flagged_categories
+    )
+    assert not calm.flagged and calm.flagged_categories == []
+    assert result.model == "omni-moderation-latest"
+
+
+def test_balance_grows_with_use(kind: str) -> None:
+    with Emulator(quota_usd=20.0) as emu:
+        before = run(kind, emu, lambda c: c.balance())
+        run(kind, emu, lambda c: c.generate_images("x"))
+        after = run(kind, emu, lambda c: c.balance())
+    assert before.limit_usd == after.limit_usd == 20.0 and before.used_usd == 0
+    assert after.used_usd == pytest.approx(0.04) and after.remaining_usd == pytest.approx(19.96)
+
+
+def test_imagine_and_wait_with_progress(juhe_emulator: Emulator, kind: str) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def op(c: Any) -> Any:
+        async def go() -> Any:
+            task_id = await c.imagine("a lighthouse at dusk")
+            return await c.wait_task(task_id, poll_interval=POLL, on_progress=record)
+
+        def record(task: Any) -> None:
+            seen.append((task.status, task.progress))
+
+        if isinstance(c, JuheClient):
+            return c.wait_task(
+                c.imagine("a lighthouse at dusk"), poll_interval=POLL, on_progress=record
+            )
+        return go()
+
+    task = run(kind, juhe_emulator, op)
+    assert task.status == "SUCCESS" and task.percent == 100 and task.done
+    assert seen[0] == ("", "0%") and seen[-1] == ("SUCCESS", "100%")
+    assert [b.label for b in task.buttons][:4] == ["U1", "U2", "U3", "U4"]
+    assert httpx.get(task.image_url).content.startswith(b"\x89PNG")
+
+
+def _finished(c: JuheClient, prompt: str) -> Any:
+    return c.wait_task(c.imagine(prompt), poll_interval=POLL)
+
+
+def test_fetch_list_seed_and_actions(juhe_emulator: Emulator) -> None:
+    with JuheClient(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url) as c:
+        parent = _finished(c, "a fox")
+        assert c.fetch_task(parent.id).id == parent.id
+        assert [t.id for t in c.list_tasks([parent.id, "missing"])] == [parent.id]
+        assert c.image_seed(parent.id).isdigit()
+        upscaled = c.wait_task(
+            c.mj_action(parent.id, parent.buttons[0].custom_id), poll_interval=POLL
+        )
+        assert upscaled.action == "UPSCALE" and upscaled.prompt == "a fox"
+        described = c.wait_task(c.describe(png("ref")), poll_interval=POLL)
+        assert described.action == "DESCRIBE" and described.prompt.startswith("1️⃣")
+        blended = c.wait_task(c.blend([png("a"), png("b")]), poll_interval=POLL)
+        assert blended.action == "BLEND"
+        modal = c.wait_task(c.modal(blended.id, prompt="more red"), poll_interval=POLL)
+        assert modal.prompt == "more red"
+        assert c.imagine("x", mode="mj-fast").isdigit()
+        assert juhe_emulator.requests[-1].path == "/mj-fast/mj/submit/imagine"
+
+
+def test_failure_timeout_and_codes(juhe_emulator: Emulator, kind: str) -> None:
+    with pytest.raises(TaskFailedError) as failed:
+        run(kind, juhe_emulator, lambda c: _wait(c, "a cat --fail", timeout=10))
+    assert "--fail" in (failed.value.fail_reason or "")
+    with pytest.raises(APITimeoutError):
+        run(kind, juhe_emulator, lambda c: _wait(c, "a cat --stall", timeout=0.4))
+    with pytest.raises(BadRequestError) as banned:
+        run(kind, juhe_emulator, lambda c: c.imagine("a nude statue"))
+    assert banned.value.code == 24
+    with pytest.raises(BadRequestError) as missing:
+        run(kind, juhe_emulator, lambda c: c.fetch_task("404"))
+    assert missing.value.status == 400 and missing.value.code == 4
+
+
+def _wait(c: Any, prompt: str, timeout: float) -> Any:
+    if isinstance(c, JuheClient):
+        return c.wait_task(c.imagine(prompt), timeout=timeout, poll_interval=POLL)
+
+    async def go() -> Any:
+        return await c.wait_task(await c.imagine(prompt), timeout=timeout, poll_interval=POLL)
+
+    return go()
+
+
+def test_scripted_codes_and_faults(juhe_emulator: Emulator, kind: str) -> None:
+    juhe_emulator.enqueue(
+        Reply(body={"code": 23, "description": "队列已满"}), path="/mj/submit/imagine"
+    )
+    with pytest.raises(RateLimitError):  # code 23: queue full
+        run(kind, juhe_emulator, lambda c: c.imagine("x"))
+    juhe_emulator.enqueue(
+        Reply(body={"code": 22, "description": "排队中", "result": "77"}), path="/mj/submit/imagine"
+    )
+    assert run(kind, juhe_emulator, lambda c: c.imagine("x")) == "77"
+    juhe_emulator.enqueue(Fault(429), path="/v1/moderations")
+    with pytest.raises(RateLimitError):
+        run(kind, juhe_emulator, lambda c: c.moderate("x"))
