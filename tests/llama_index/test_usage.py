@@ -201,3 +201,14 @@ def test_a_failed_balance_read_is_a_typed_error(fail: str) -> None:
     with pytest.raises(APIError), handler.track(balance=True):
         pass
     assert all(h is not handler for h in root_dispatcher.event_handlers)
+
+
+def test_the_balance_from_the_emulators_billing_routes(emu: Emulator, llm: Juhe) -> None:
+    handler = JuheUsageHandler(api_key=emu.api_key, api_base=emu.base_url)
+    with handler.track(balance=True):
+        llm.complete("hi")
+    assert handler.balance_before is not None and handler.balance_before.limit_usd == 100.0
+    assert handler.spent_usd is not None and handler.spent_usd >= 0
+    paths = [r.path for r in emu.requests]
+    assert paths.count("/v1/dashboard/billing/subscription") == 2
+    handler.close()
