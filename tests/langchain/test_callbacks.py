@@ -1,14 +1,11 @@
-"""``JuheUsageCallbackHandler`` and ``get_juhe_callback``: chat on the emulator.
-
-The emulator has no billing routes yet (``/v1/dashboard/billing/*`` is a 404 there), so
-balances come from a ``Billing`` mock relay given to the balance client as its http client.
-"""
+"""``JuheUsageCallbackHandler`` and ``get_juhe_callback`` against the emulator, whose
+billing routes report what its chat calls were charged."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage
 
@@ -30,31 +27,8 @@ def chat(emu: Emulator, model: str, **kwargs: object) -> ChatJuhe:
     return ChatJuhe(model=model, base_url=emu.base_url, api_key=emu.api_key, **kwargs)  # type: ignore[arg-type]
 
 
-class Billing:
-    """A mock relay answering the two billing routes; ``cents`` are used in turn."""
-
-    def __init__(self, *cents_used: int, status: int = 200) -> None:
-        self.cents = list(cents_used)
-        self.status = status
-        self.paths: list[str] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        if self.status != 200:
-            return httpx.Response(self.status, json={"error": {"message": "bad key"}})
-        if request.url.path == SUBSCRIPTION:
-            return httpx.Response(
-                200, json={"object": "billing_subscription", "hard_limit_usd": 100}
-            )
-        return httpx.Response(200, json={"object": "list", "total_usage": self.cents.pop(0)})
-
-    def client(self) -> JuheClient:
-        http = httpx.Client(transport=httpx.MockTransport(self))
-        return JuheClient(base_url="https://relay.test", api_key="sk-test", http_client=http)
-
-    def aclient(self) -> AsyncJuheClient:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return AsyncJuheClient(base_url="https://relay.test", api_key="sk-test", http_client=http)
+def client(emu: Emulator, **kwargs: Any) -> JuheClient:
+    return JuheClient(base_url=emu.base_url, api_key=emu.api_key, **kwargs)
 
 
 def test_usage_is_added_up_per_model(emu: Emulator) -> None:
@@ -91,49 +65,53 @@ def test_a_fallback_is_counted_under_the_model_that_answered(emu: Emulator) -> N
 
 
 def test_get_juhe_callback_reads_the_balance_before_and_after(emu: Emulator) -> None:
-    billing = Billing(1_000, 1_250)  # hundredths of a dollar
     llm = chat(emu, "gpt-4o-mini")
-    with get_juhe_callback(balance=True, client=billing.client()) as cb:
-        inside = llm.invoke("hi")
-    llm.invoke("not counted: outside the block")
-    assert cb.balance_before is not None and cb.balance_before.used_usd == 10.0
-    assert cb.balance_after is not None and cb.balance_after.remaining_usd == 87.5
-    assert cb.spent_usd == 2.5
-    assert list(cb.usage_metadata) == ["gpt-4o-mini"]
+    with client(emu) as balance_client:
+        with get_juhe_callback(balance=True, client=balance_client) as cb:
+            inside = llm.invoke("hi " * 50)
+        llm.invoke("not counted: outside the block")
+        later = balance_client.balance()
+    before, after = cb.balance_before, cb.balance_after
+    assert before is not None and after is not None
+    assert before.limit_usd == after.limit_usd > 0
+    assert cb.spent_usd is not None and cb.spent_usd > 0  # the emulator charged the call
+    assert cb.spent_usd == round(after.used_usd - before.used_usd, 6)
+    assert later.used_usd > after.used_usd  # the call after the block is not in spent_usd
     assert inside.usage_metadata is not None
-    assert cb.usage_metadata["gpt-4o-mini"] == inside.usage_metadata
-    assert "spent_usd=2.5" in repr(cb)
+    assert cb.usage_metadata == {"gpt-4o-mini": inside.usage_metadata}
+    assert f"spent_usd={cb.spent_usd}" in repr(cb)
+    billing = [r.path for r in emu.requests if "billing" in r.path]
+    assert billing == [SUBSCRIPTION, USAGE] * 3
     llm.close()
 
 
-def test_get_juhe_callback_makes_its_own_client(emulator_env: Emulator) -> None:
-    billing = Billing(0, 3)
-    http = httpx.Client(transport=httpx.MockTransport(billing))
-    with get_juhe_callback(balance=True, http_client=http) as cb:  # key and URL from JUHE_*
+def test_get_juhe_callback_makes_its_own_client_from_the_environment(
+    emulator_env: Emulator,
+) -> None:
+    with get_juhe_callback(balance=True) as cb:  # key and URL from JUHE_*
         pass
-    assert cb.spent_usd == 0.03
-    assert billing.paths == [SUBSCRIPTION, USAGE] * 2
-    assert not http.is_closed  # a client given by the caller stays open
+    assert cb.spent_usd == 0.0
+    assert [r.path for r in emulator_env.requests] == [SUBSCRIPTION, USAGE] * 2
 
 
 def test_aget_juhe_callback(emu: Emulator) -> None:
-    billing = Billing(500, 700)
     llm = chat(emu, "gpt-4o")
 
     async def main() -> JuheUsageCallbackHandler:
-        async with aget_juhe_callback(balance=True, client=billing.aclient()) as cb:
+        async with (
+            AsyncJuheClient(base_url=emu.base_url, api_key=emu.api_key) as balance_client,
+            aget_juhe_callback(balance=True, client=balance_client) as cb,
+        ):
             await asyncio.gather(llm.ainvoke("one"), llm.ainvoke("two"))
         await llm.aclose()
         return cb
 
     cb = asyncio.run(main())
-    assert cb.spent_usd == 2.0
+    assert cb.spent_usd is not None and cb.spent_usd > 0
     assert cb.usage_metadata["gpt-4o"]["total_tokens"] > 0
 
 
-def test_balance_errors_are_not_swallowed() -> None:
-    with (
-        pytest.raises(AuthenticationError),
-        get_juhe_callback(balance=True, client=Billing(status=401).client()),
-    ):
+def test_balance_errors_are_not_swallowed(emu: Emulator) -> None:
+    wrong = JuheClient(base_url=emu.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(AuthenticationError), get_juhe_callback(balance=True, client=wrong):
         pass

@@ -1,12 +1,12 @@
 """Every ``ChatJuhe`` feature in every wire format: sent on the wire, or refused by name.
 
-(``logprobs`` in responses and ``modalities`` in anthropic/responses are refused by
-``langchain_juhe._convert.check_carried``: their codecs would drop them silently.)
-
-The emulator does not serve the native routes yet, so a mock relay (``httpx.MockTransport``
-given as ``http_client``, no socket) answers each format from the codec fixtures and
-records the JSON bodies. Each row of ``MATRIX`` either checks the body that was sent or
-expects ``UnsupportedFeatureError`` whose message names the format.
+The matrix checks exact request bodies, so a mock relay (``httpx.MockTransport`` given as
+``http_client``, no socket) answers each format from the codec fixtures and records what
+was sent. Each row of ``MATRIX`` either checks the body or expects
+``UnsupportedFeatureError`` naming the format (``logprobs`` in responses and ``modalities``
+in anthropic/responses are refused by ``langchain_juhe._convert.check_carried``: their
+codecs would drop them silently). The end-to-end conversation through all four formats
+runs on the emulator.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel
 
 from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.testing import Emulator
 from langchain_juhe import ChatJuhe
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -506,3 +507,47 @@ def test_a_fallback_in_another_format_is_checked_too() -> None:
     with pytest.raises(UnsupportedFeatureError, match="anthropic format cannot carry modalities"):
         llm.invoke("hi", fallback_models=["claude-sonnet-4-5"])
     assert len(relay.bodies) == 1
+
+
+def test_one_conversation_through_all_four_formats_on_the_emulator(emu: Emulator) -> None:
+    def model(name: str, fmt: str, **kwargs: Any) -> Any:
+        llm = ChatJuhe(model=name, api_format=fmt, base_url=emu.base_url, api_key=emu.api_key)
+        return llm.bind_tools([weather], **kwargs)
+
+    history: list[BaseMessage] = [HumanMessage("What is the weather in Paris?")]
+    first = model("claude-sonnet-4-5", "anthropic").invoke(history, thinking_budget=2048)
+    call = first.tool_calls[0]
+    assert call["name"] == "weather" and call["args"] == {"city": "Paris"}
+    assert first.additional_kwargs["reasoning_blocks"][0]["signature"]  # Anthropic-signed
+    history += [first, ToolMessage("Sunny, 22 C", tool_call_id=call["id"], name="weather")]
+    second = model("gemini-2.5-flash", "gemini").invoke(history)
+    assert "Sunny, 22 C" in second.text
+    history += [second, HumanMessage("And what about Oslo?")]
+    third = model("o3", "responses").invoke(history)
+    history += [third, HumanMessage("Thanks!")]
+    fourth = model("gpt-4o", "openai").invoke(history)
+    assert fourth.text
+    paths = [r.path for r in emu.requests]
+    assert paths == [
+        "/v1/messages",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        "/v1/responses",
+        "/v1/chat/completions",
+    ]
+    gemini = emu.requests[1].json["contents"]
+    assert gemini[1]["parts"] == [{"functionCall": {"name": "weather", "args": {"city": "Paris"}}}]
+    assert "thoughtSignature" not in json.dumps(gemini)  # Anthropic's signature is not Gemini's
+    responses = emu.requests[2].json["input"]
+    assert {"type": "function_call_output", "call_id": call["id"], "output": "Sunny, 22 C"} in (
+        responses
+    )
+    openai = emu.requests[3].json["messages"]
+    assert [m["role"] for m in openai] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]

@@ -1,8 +1,9 @@
 """``api_format`` is passed through to ``juhe_core``: native Anthropic and Gemini answers
 keep their signatures and format-only blocks across a LangChain history.
 
-The emulator does not serve ``/v1/messages`` or ``/v1beta`` yet, so these tests answer from
-the codec fixtures through an ``httpx.MockTransport`` given as ``http_client`` (no socket).
+These tests answer with the codec fixtures (real-shaped vendor bodies: redacted thinking,
+server-tool blocks, thought signatures) through an ``httpx.MockTransport`` given as
+``http_client`` (no socket); the standard suite runs every format on the emulator.
 """
 
 from __future__ import annotations

@@ -13,11 +13,12 @@ raise ``UnsupportedFeatureError``.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_tests.integration_tests import (
     ChatModelIntegrationTests,
     EmbeddingsIntegrationTests,
@@ -185,12 +186,12 @@ class _NativeFormat(TestChatJuheIntegration):
     def model_override_value(self) -> str:
         return self.override
 
-    def _invoke(self, model: str, stream: bool) -> AIMessage:
+    def _invoke(self, model: str, stream: bool, prompt: Any = "Is 97 a prime number?") -> AIMessage:
         llm = ChatJuhe(model=self.model_name, api_format=self.api_format, reasoning_effort="low")
         if not stream:
-            return llm.invoke("Is 97 a prime number?")
+            return llm.invoke(prompt)
         full = None
-        for chunk in llm.stream("Is 97 a prime number?"):
+        for chunk in llm.stream(prompt):
             full = chunk if full is None else full + chunk
         assert isinstance(full, AIMessage)
         return full
@@ -216,8 +217,25 @@ class TestChatJuheAnthropicIntegration(_NativeFormat):
         details = ["cache_read_input", "cache_creation_input"]
         return {"invoke": details, "stream": details}
 
+    @staticmethod
+    def _cached_prompt(document: str) -> list[HumanMessage]:
+        marked = {"type": "text", "text": document, "cache_control": {"type": "ephemeral"}}
+        return [HumanMessage(content=[marked, {"type": "text", "text": "Summarise it."}])]
+
     def invoke_with_cache_creation_input(self, *, stream: bool = False) -> AIMessage:
-        return self._invoke(self.model_name, stream)
+        document = f"Document {uuid.uuid4()}: " + "rivers run to the sea. " * 100
+        message = self._invoke(self.model_name, stream, self._cached_prompt(document))
+        assert message.usage_metadata is not None
+        assert message.usage_metadata["input_token_details"].get("cache_creation", 0) > 0
+        return message
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        prompt = self._cached_prompt(f"Document {uuid.uuid4()}: " + "lakes are still. " * 100)
+        self._invoke(self.model_name, stream, prompt)
+        message = self._invoke(self.model_name, stream, prompt)
+        assert message.usage_metadata is not None
+        assert message.usage_metadata["input_token_details"].get("cache_read", 0) > 0
+        return message
 
     @_unsupported("the anthropic format has no JSON mode (no response format at all)")
     def test_json_mode(self, model: BaseChatModel) -> None:
