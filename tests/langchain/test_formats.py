@@ -310,8 +310,19 @@ def test_a_method_the_format_cannot_carry_is_refused_before_any_request() -> Non
     assert llm.profile is not None and llm.profile.get("structured_output") is False
 
 
+SENT_AS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "openai": lambda b: "function_calling" if "tools" in b else b["response_format"]["type"],
+    "anthropic": lambda b: "function_calling" if "tools" in b else "none",
+    "gemini": lambda b: (
+        "function_calling"
+        if "tools" in b
+        else ("json_schema" if "responseSchema" in b["generationConfig"] else "json_object")
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("model", "fmt", "method_sent"),
+    ("model", "fmt", "sent"),
     [
         ("gpt-4o", "openai", "json_schema"),  # native structured output
         ("claude-sonnet-4-5", "openai", "function_calling"),  # the family has none
@@ -319,15 +330,15 @@ def test_a_method_the_format_cannot_carry_is_refused_before_any_request() -> Non
         ("claude-sonnet-4-5", "auto", "function_calling"),
         ("gemini-2.5-flash", "auto", "json_schema"),
         ("gpt-3.5-turbo", "openai", "function_calling"),
+        ("o1-mini", "openai", "json_object"),  # neither: JSON mode
     ],
 )
-def test_structured_output_default_method(model: str, fmt: str, method_sent: str) -> None:
-    relay = MockRelay(fmt if fmt != "auto" else ("anthropic" if "claude" in model else "gemini"))
+def test_structured_output_default_method(model: str, fmt: str, sent: str) -> None:
+    wire = fmt if fmt != "auto" else ("anthropic" if "claude" in model else "gemini")
+    relay = MockRelay(wire)
     llm = relay.model(model=model, api_format=fmt)
     llm.with_structured_output(Joke, include_raw=True).invoke("joke")
-    body = relay.bodies[-1]
-    uses_tools = "tools" in body
-    assert uses_tools == (method_sent == "function_calling"), json.dumps(body)[:600]
+    assert SENT_AS[wire](relay.bodies[-1]) == sent, json.dumps(relay.bodies[-1])[:600]
 
 
 # --- Gemini image and audio output as standard content blocks ---
