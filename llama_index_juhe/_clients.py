@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.settings import Settings
 
-__all__ = ["Clients", "ConnectionFields", "settings_of"]
+__all__ = ["Clients", "ConnectionFields", "settings_of", "without_key"]
 
 
 class Clients:
@@ -130,3 +130,13 @@ def settings_of(obj: ConnectionFields) -> Settings:
         max_retries=obj.max_retries,
         default_headers=obj.default_headers,
     )
+
+
+def without_key(state: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic pickle state with ``api_key`` blanked.
+
+    The key never leaves in a pickle (STYLE: the key never escapes); an unpickled copy
+    resolves it again from ``JUHE_API_KEY`` at its first request, as ``settings_of`` does
+    for any object built without one (multiprocess pipelines get it from the environment).
+    """
+    return {**state, "__dict__": {**state["__dict__"], "api_key": None}}

@@ -26,7 +26,7 @@ from llama_index.core.callbacks import CallbackManager
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.embeddings import EmbeddingResult
-from llama_index_juhe._clients import Clients, settings_of
+from llama_index_juhe._clients import Clients, settings_of, without_key
 from llama_index_juhe.usage import EmbeddingUsageEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
@@ -122,6 +122,10 @@ class JuheEmbedding(BaseEmbedding):
         }
         super().__init__(**fields)
         self._clients = Clients(http_client, async_http_client)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
+        return without_key(super().__getstate__())
 
     @classmethod
     def class_name(cls) -> str:

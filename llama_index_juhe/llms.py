@@ -39,7 +39,7 @@ from juhe_core.catalogue import ModelCapabilities, capabilities_for
 from juhe_core.messages import ChatRequest
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import resolve_format
-from llama_index_juhe._clients import Clients, settings_of
+from llama_index_juhe._clients import Clients, settings_of, without_key
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import (
     chat_request,
@@ -169,6 +169,10 @@ class Juhe(JsonSchemaLLM):
         }
         super().__init__(**fields)
         self._clients = Clients(http_client, async_http_client)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
+        return without_key(super().__getstate__())
 
     @classmethod
     def class_name(cls) -> str:

@@ -44,7 +44,7 @@ from llama_index.core.instrumentation.events.llm import (
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.media import Balance
-from llama_index_juhe._clients import Clients, settings_of
+from llama_index_juhe._clients import Clients, settings_of, without_key
 
 __all__ = ["EmbeddingUsageEvent", "JuheUsageHandler", "ModelUsage"]
 
@@ -162,6 +162,18 @@ class JuheUsageHandler(BaseEventHandler):
         }
         super().__init__(**fields)
         self._clients = Clients(http_client, async_http_client)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state: counts and balances, no key, no lock or connections."""
+        return {**without_key(super().__getstate__()), "__pydantic_private__": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__pydantic_private__ = {
+            "_lock": threading.Lock(),
+            "_asked": {},
+            "_clients": Clients(),
+        }
 
     @classmethod
     def class_name(cls) -> str:

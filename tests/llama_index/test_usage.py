@@ -7,6 +7,7 @@ emulator has no billing routes yet, so the balance is read from ``MockRelay``.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,13 @@ from llama_index.core.instrumentation import root_dispatcher  # type: ignore[att
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent
 
 from juhe_core.testing import Emulator, Fault, Reply
-from llama_index_juhe import Juhe, JuheEmbedding, JuheUsageHandler, ModelUsage
+from llama_index_juhe import (
+    EmbeddingUsageEvent,
+    Juhe,
+    JuheEmbedding,
+    JuheUsageHandler,
+    ModelUsage,
+)
 
 from .conftest import user
 from .relay import BASE, KEY, MockRelay
@@ -181,9 +188,16 @@ def test_no_balance_unless_asked() -> None:
     assert (handler.balance_before, handler.balance_after, handler.spent_usd) == (None, None, None)
 
 
-def test_the_key_never_appears_in_the_handler() -> None:
+def test_the_key_never_appears_in_the_handler_and_counts_survive_a_pickle() -> None:
     handler = JuheUsageHandler(api_key=KEY, api_base=BASE)
+    handler.handle(EmbeddingUsageEvent(model="bge-m3", prompt_tokens=5))
     assert KEY not in repr(handler) and KEY not in str(handler.model_dump())
+    data = pickle.dumps(handler)
+    assert KEY.encode() not in data
+    copy = pickle.loads(data)
+    assert copy.usage == handler.usage and copy.api_base == BASE
+    copy.handle(EmbeddingUsageEvent(model="bge-m3", prompt_tokens=1))  # a working lock again
+    assert copy.usage["bge-m3"].prompt_tokens == 6
     assert JuheUsageHandler.class_name() == "JuheUsageHandler"
 
 
