@@ -77,7 +77,7 @@ def test_every_juhe_core_tool_is_exposed_with_its_own_schema_and_description(
     make_spec: Any, emu: Emulator
 ) -> None:
     spec = make_spec()
-    core = {s.name: s for s in spec._bound(in_loop=False).specs()}
+    core = {name: spec.tool(name) for name in TOOL_NAMES}
     tools = spec.to_tool_list()
     assert [t.metadata.name for t in tools] == list(TOOL_NAMES)
     assert spec.spec_functions == [(n, f"a{n}") for n in TOOL_NAMES]
@@ -88,6 +88,12 @@ def test_every_juhe_core_tool_is_exposed_with_its_own_schema_and_description(
         assert inspect.iscoroutinefunction(tool.async_fn)  # real async, not a thread
         assert not inspect.iscoroutinefunction(tool.fn)
         assert tool.metadata.to_openai_tool()["function"]["parameters"] == dict(expected.parameters)
+    schema = spec.get_fn_schema_from_fn_name("agenerate_image")  # the async name works too
+    assert schema is not None and schema.model_json_schema() == dict(
+        core["generate_image"].parameters
+    )
+    with pytest.raises(KeyError, match="no Juhe tool named 'paint'"):
+        spec.tool("paint")
     assert not emu.requests  # describing the tools sends nothing
 
 
