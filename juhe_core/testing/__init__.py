@@ -16,22 +16,45 @@ answer or failure per request::
         assert emu.requests[-1].json["model"] == "gpt-4o-mini"
 
 ``Emulator(models=None, serve_unlisted=True, api_keys=(EMULATOR_API_KEY,), port=0,
-host="127.0.0.1", seed=0, faults=None, record=True)``: ``models`` lists what ``/v1/models``
-shows (and, with ``serve_unlisted=False``, the only models served; others get the relay's 503
-``model_not_found``); ``seed`` fixes ids and chunk splits; ``faults`` is a ``FaultProfile``
-for soak tests. ``python -m juhe_core.testing --port N`` runs one in the foreground, and the
-pytest plugin (``juhe_core.testing.pytest_plugin``) provides a ``juhe_emulator`` fixture.
+host="127.0.0.1", seed=0, faults=None, record=True, quota_usd=100.0, mj_step_seconds=0.05)``:
+``models`` lists what ``/v1/models`` shows (and, with ``serve_unlisted=False``, the only models
+served; others get the relay's 503 ``model_not_found``); ``seed`` fixes ids and chunk splits;
+``faults`` is a ``FaultProfile`` for soak tests; ``quota_usd`` is the key's quota the billing
+routes report; Midjourney tasks move one stage every ``mj_step_seconds``.
+``python -m juhe_core.testing --port N`` runs one in the foreground, and the pytest plugin
+(``juhe_core.testing.pytest_plugin``) provides a ``juhe_emulator`` fixture.
 
-Routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` and
-``GET /v1/models/{id}``, plus the relay's 404 and 501 stubs. Other relay routes (Anthropic,
-Gemini, media, Midjourney) answer 501 ``not_emulated`` unless an item is queued for their path.
+Routes:
+
+- OpenAI format: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``
+  and ``GET /v1/models/{id}``.
+- Native chat formats: ``POST /v1/messages`` (Anthropic), ``POST
+  /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse`` (Gemini,
+  also under ``/v1/models/``), ``GET /v1beta/models``, ``POST /v1/responses``.
+- Media: ``POST /v1/images/generations``, multipart ``POST /v1/images/edits``, ``POST
+  /v1/audio/speech``, ``POST /v1/moderations``, ``GET /v1/dashboard/billing/subscription``
+  and ``/usage`` (also without ``/v1``).
+- Midjourney: ``POST /mj/submit/imagine|action|describe|blend|modal``, ``GET
+  /mj/task/{id}/fetch``, ``POST /mj/task/list-by-condition``, ``GET /mj/task/{id}/image-seed``
+  (each also under ``/{mode}/mj/…``), ``GET /mj/image/{id}`` (no key).
+- Generated files: ``GET /emulator/files/{name}`` (no key), for image ``url`` answers.
+- The relay's 404 and 501 stubs. Other relay routes (rerank, transcription, completions …)
+  answer 501 ``not_emulated`` unless an item is queued for their path.
+
+The built-in model answers every chat format alike (see ``_model``); per-format behaviour
+(thinking signatures, output modalities, reasoning summaries) is described in ``_anthropic``,
+``_gemini`` and ``_responses``; media rules (image sizes, audio formats, moderation
+keywords) in ``_media`` and ``_media_handlers``; Midjourney rules (banned words, ``--fail``,
+``--stall``) in ``_midjourney`` and ``_mj_tasks``.
 
 Layout: ``_script`` (scripting items), ``_relay`` (keys, request ids, error envelopes),
 ``_turn`` (format-neutral types), ``_model``/``_schema``/``_embed``/``_text`` (the built-in
-model), ``_openai_request``/``_openai`` (the OpenAI wire format), ``_stream`` (SSE frames and
-stream faults), ``_handlers`` (routes), ``_state``/``_app`` (ASGI app) and
-``_protocol``/``_server`` (uvicorn). Importing this package is cheap: uvicorn is imported only
-when a server starts.
+model), ``_openai_request``/``_openai`` (the OpenAI wire format), ``_anthropic``,
+``_gemini``, ``_responses`` (native formats), ``_stream``/``_events`` (SSE frames and stream
+faults), ``_handlers``/``_native``/``_media_handlers``/``_midjourney`` (routes),
+``_media``/``_multipart`` (files), ``_store``/``_mj_tasks`` (state kept between requests),
+``_routes``/``_state``/``_app`` (ASGI app) and ``_protocol``/``_server`` (uvicorn). Importing
+this package is cheap: uvicorn is imported only when a server starts.
 """
 
 from __future__ import annotations

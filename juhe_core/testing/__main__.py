@@ -21,10 +21,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--seed", type=int, default=0, help="seed of ids and chunk splits")
     parser.add_argument("--record", action="store_true", help="keep every request in memory")
+    parser.add_argument(
+        "--mj-step", type=float, default=0.05, help="seconds per Midjourney task stage"
+    )
+    parser.add_argument("--quota", type=float, default=100.0, help="key quota in dollars")
     args = parser.parse_args(argv)
     if args.host not in _LOOPBACK:
         parser.error(f"refusing to bind {args.host!r}: the emulator listens on loopback only")
-    emulator = Emulator(port=args.port, host=args.host, seed=args.seed, record=args.record)
+    emulator = Emulator(
+        port=args.port,
+        host=args.host,
+        seed=args.seed,
+        record=args.record,
+        quota_usd=args.quota,
+        mj_step_seconds=args.mj_step,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

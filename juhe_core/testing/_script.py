@@ -53,7 +53,14 @@ class Reply:
     route's wire format, as a JSON body or as the relay's chunk sequence for a stream.
     ``chunks`` and ``raw`` apply to streaming requests, ``body`` to the others (and to a
     stream request that has no ``chunks``/``raw``). For embeddings and other routes only
-    ``body``, ``status``, ``headers`` and ``delay`` apply.
+    ``body``, ``status``, ``headers`` and ``delay`` apply (and ``raw``, as the audio bytes, on
+    ``/v1/audio/speech``). On the native chat routes ``chunks`` are framed as that route
+    frames events (``event: <type>`` for Anthropic and Responses, ``data:`` only for
+    Gemini, never a ``[DONE]``), and ``usage`` is laid over the format's own usage object.
+
+    Images, speech and moderations take items queued with ``path=None`` like the chat
+    routes; billing and Midjourney routes only take items queued for their exact path
+    (Midjourney: the path without a ``/{mode}`` prefix).
     """
 
     text: str | None = None

@@ -195,8 +195,9 @@ class Emulator:
     def enqueue(self, *items: ScriptItem, path: str | None = None) -> None:
         """Queue items (FIFO); each is used by the next request whose path matches.
 
-        ``path=None``: any generation route (chat, embeddings); an explicit path also
-        reaches other routes such as ``/v1/models``.
+        ``path=None``: any generation route (chat in every format, embeddings, images,
+        speech, moderations); an explicit path also reaches other routes such as
+        ``/v1/models``, the billing routes and Midjourney.
         """
         self._state.enqueue(items, path)
 

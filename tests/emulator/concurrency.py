@@ -122,9 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument(
-        "--clients", nargs="+", default=["raw", "httpx", "httpx-per-worker"]
-    )
+    parser.add_argument("--clients", nargs="+", default=["raw", "httpx", "httpx-per-worker"])
     args = parser.parse_args()
     port = free_port()
     cmd = [sys.executable, "-m", "juhe_core.testing", "--port", str(port)]
