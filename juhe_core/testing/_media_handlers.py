@@ -77,6 +77,48 @@ MODERATION_RULES: dict[str, tuple[str, ...]] = {
 _LEGACY_SKIP = ("illicit", "illicit/violent")  # text-moderation-* models have no such category
 
 
+# Field types of the relay's request DTOs: a JSON value of another type fails unmarshalling,
+# which the relay answers with 500 invalid_request (as for chat, _openai_request._DTO_FIELDS).
+_IMAGE_DTO = {"prompt": (str, "string"), "n": (int, "uint"), "size": (str, "string"),
+              "response_format": (str, "string"), "quality": (str, "string")}  # fmt: skip
+_SPEECH_DTO = {"input": (str, "string"), "voice": (str, "string"),
+               "response_format": (str, "string"), "speed": (float, "float64")}  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "bool"), (str, "string"), (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return "number"
+
+
+def _bad_field(
+    body: Mapping[str, Any], dto: str, fields: Mapping[str, tuple[type, str]], rid: str
+) -> Static | None:
+    """500 ``invalid_request`` for the first field whose JSON type the DTO cannot take."""
+    for name, (kind, go_type) in fields.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        ok = isinstance(value, (int, float) if kind is float else kind)
+        if not ok or (isinstance(value, bool) and kind is not bool):
+            message = (
+                f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                f"{dto}.{name} of type {go_type}"
+            )
+            return json_response(500, relay_error(message, rid, "invalid_request"), rid)
+    return None
+
+
+def _model_field(body: Mapping[str, Any], rid: str) -> str | Static:
+    """``model`` as the distributor reads it: a string, or a 400 for any other JSON type."""
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        message = "Invalid request, field model must be a string"
+        return json_response(400, middleware_error(message, rid), rid)
+    return model or ""
+
+
 def _is_dalle(model: str) -> bool:
     return model.startswith("dall-e")
 
@@ -185,12 +227,22 @@ def generate_images(state: State, rec: RecordedRequest) -> Response:
     rid, body = rec.request_id, rec.json
     if not isinstance(body, dict):
         return json_response(400, middleware_error(INVALID_JSON, rid), rid)
-    model = str(body.get("model") or "")
+    model = _model_field(body, rid)
+    if isinstance(model, Static):
+        return model
     routed = model or "dall-e"  # the distributor's default for routing only
     if not state.serves(routed):
         message = NO_CHANNEL.format(model=routed)
         return json_response(503, middleware_error(message, rid, "model_not_found"), rid)
+    bad = _bad_field(body, "ImageRequest", _IMAGE_DTO, rid)
+    if bad is not None:
+        return bad
     n = body.get("n") or 1
+    if n < 0:
+        message = (
+            f"json: cannot unmarshal number {n} into Go struct field ImageRequest.n of type uint"
+        )
+        return json_response(500, relay_error(message, rid, "invalid_request"), rid)
     invalid = _image_checks(model, body.get("size"), n)
     if invalid is not None:
         return json_response(500, relay_error(invalid, rid, "invalid_request"), rid)
@@ -268,12 +320,17 @@ def speech_route(state: State, rec: RecordedRequest) -> Response:
     rid, body = rec.request_id, rec.json
     if not isinstance(body, dict):
         return json_response(400, middleware_error(INVALID_JSON, rid), rid)
-    model = str(body.get("model") or "")
+    model = _model_field(body, rid)
+    if isinstance(model, Static):
+        return model
     if not state.serves(model or "tts-1"):
         message = NO_CHANNEL.format(model=model or "tts-1")
         return json_response(503, middleware_error(message, rid, "model_not_found"), rid)
     if not model:
         return json_response(500, relay_error("model is required", rid, "invalid_request"), rid)
+    bad = _bad_field(body, "AudioRequest", _SPEECH_DTO, rid)
+    if bad is not None:
+        return bad
     text, voice, fmt = body.get("input"), body.get("voice"), body.get("response_format") or "mp3"
     rejected: tuple[str, str] | None = None
     if not isinstance(text, str) or not text:
@@ -364,7 +421,9 @@ def moderations(state: State, rec: RecordedRequest) -> Response:
     rid, body = rec.request_id, rec.json
     if not isinstance(body, dict):
         return json_response(400, middleware_error(INVALID_JSON, rid), rid)
-    model = str(body.get("model") or "")
+    model = _model_field(body, rid)
+    if isinstance(model, Static):
+        return model
     if not state.serves(model or "text-moderation-stable"):
         message = NO_CHANNEL.format(model=model or "text-moderation-stable")
         return json_response(503, middleware_error(message, rid, "model_not_found"), rid)

@@ -40,6 +40,8 @@ from ._openai_request import InvalidRequest, UpstreamReject
 from ._relay import (
     NO_CHANNEL,
     NO_MODEL,
+    fault_body,
+    fault_headers,
     fault_shape,
     header_pairs,
     middleware_error,
@@ -133,7 +135,7 @@ def _streamed(
 # --- /v1/messages ---
 
 
-def _anthropic_error(status: int, openai_body: bytes, rid: str) -> Static:
+def _anthropic_body(openai_body: bytes, rid: str) -> bytes:
     """An OpenAI-shaped relay or upstream error in the shape ``/v1/messages`` writes (§3)."""
     inner = json.loads(openai_body)["error"]
     message = str(inner.get("message", ""))
@@ -143,18 +145,21 @@ def _anthropic_error(status: int, openai_body: bytes, rid: str) -> Static:
         code = inner.get("code")
         kind = "<nil>" if code is None else str(code)
         message = f"{message} (request id: {rid})"
-    return json_response(status, anth.error_body(message, kind), rid)
+    return anth.error_body(message, kind)
+
+
+def _anthropic_error(status: int, openai_body: bytes, rid: str) -> Static:
+    return json_response(status, _anthropic_body(openai_body, rid), rid)
 
 
 def _messages_fault(item: Fault, rec: RecordedRequest, model: str) -> Static:
     plain = item.empty_body or item.body is not None or item.status in (404, 501)
     if plain or fault_shape(item.status) == "middleware":
         return _fault(item, rec, model)
-    static = _fault(item, rec, model)
-    converted = _anthropic_error(item.status, static.body, rec.request_id)
-    return Static(
-        item.status, static.headers[:2] + converted.headers[2:], converted.body, item.delay
-    )
+    rid = rec.request_id
+    openai_body = fault_body(item, rid, model, rec.method, rec.path)
+    body = _anthropic_body(openai_body, rid)
+    return json_response(item.status, body, rid, fault_headers(item), item.delay)
 
 
 def messages(state: State, rec: RecordedRequest) -> Response:
