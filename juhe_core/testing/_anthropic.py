@@ -199,15 +199,18 @@ def _check_thinking(body: Mapping[str, Any], max_tokens: int, forced: bool) -> b
 
 def _cache_prefix(body: Mapping[str, Any]) -> tuple[str | None, int]:
     """Hash and token count of everything up to the last ``cache_control`` marker."""
+    # The cached prefix is the prompt in Anthropic's order (tools, system, messages) up to
+    # the marker; each block is tagged with its place so equal text elsewhere differs.
     seen: list[Any] = []
     prefix: list[Any] | None = None
     for section in ("tools", "system", "messages"):
         raw = body.get(section)
         items = raw if isinstance(raw, list) else ([raw] if raw is not None else [])
-        for item in items:
+        for number, item in enumerate(items):
             blocks = item.get("content") if isinstance(item, Mapping) else None
+            role = item.get("role") if isinstance(item, Mapping) else None
             for block in blocks if isinstance(blocks, list) else [item]:
-                seen.append(block)
+                seen.append([section, number, role, block])
                 if isinstance(block, Mapping) and "cache_control" in block:
                     prefix = list(seen)
     if prefix is None:
