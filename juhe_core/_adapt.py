@@ -3,8 +3,10 @@
 Where the catalogue knows a model rejects a parameter, sending it only earns a 400. We drop
 it instead, with a warning naming it, once per (model, parameter) per process: never
 silently. Today: ``temperature``/``top_p`` on models that refuse them (o-series and GPT-5
-reasoning models), and a forced ``tool_choice`` with Anthropic extended thinking (the API
-allows only ``auto``/``none`` then).
+reasoning models); and with Anthropic extended thinking, a forced ``tool_choice`` (only
+``auto``/``none`` are allowed) and ``temperature`` other than 1 (Anthropic's
+extended-thinking docs: "Thinking isn't compatible with temperature or top_k
+modifications")
 """
 
 from __future__ import annotations
@@ -45,10 +47,20 @@ def adapt_request(request: ChatRequest, api_format: str) -> ChatRequest:
                 changes[param] = None
                 _warn_once(request.model, param, "the model only accepts the default")
     thinking = budget_for(request.reasoning_effort, request.thinking_budget)
-    forced = request.tool_choice == "required" or isinstance(request.tool_choice,
-                                                             NamedToolChoice)
+    forced = request.tool_choice == "required" or isinstance(request.tool_choice, NamedToolChoice)
     if api_format == "anthropic" and thinking and forced:
         changes["tool_choice"] = "auto"
-        _warn_once(request.model, "tool_choice", "Anthropic extended thinking allows only "
-                   "auto or none; the model is asked to use the tools instead")
+        _warn_once(
+            request.model,
+            "tool_choice",
+            "Anthropic extended thinking allows only "
+            "auto or none; the model is asked to use the tools instead",
+        )
+    if api_format == "anthropic" and thinking and request.temperature not in (None, 1, 1.0):
+        changes["temperature"] = None
+        _warn_once(
+            request.model,
+            "temperature",
+            "Anthropic extended thinking requires the default temperature",
+        )
     return dataclasses.replace(request, **changes) if changes else request  # type: ignore[arg-type]

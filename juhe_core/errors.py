@@ -340,7 +340,9 @@ def error_from_response(status: int, headers: Mapping[str, str], content: bytes)
 
 def stream_error_from_object(body: Mapping[str, Any], request_id: str | None) -> StreamError:
     """The StreamError for an error object found inside a stream (any envelope shape)."""
-    err = find_error_object(body) or {}
+    # An envelope if there is one; else the event itself carries the fields (Responses
+    # ``{"type": "error", "code", "message"}``).
+    err = find_error_object(body) or body
     message, suffix_id = split_request_id(_text(err.get("message")) or "unknown error")
     code = err.get("code")
     type_ = err.get("type")

@@ -53,6 +53,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
+from juhe_core.wire._common import foreign_block, refuse_options
 from juhe_core.wire._reasoning import budget_for
 
 __all__ = [
@@ -138,9 +139,7 @@ def _encode_part(part: Part) -> dict[str, Any] | None:
             return {"type": "thinking", "thinking": text, "signature": signature}
         case ProviderPart(format=fmt, data=data):
             if fmt != FORMAT:
-                raise UnsupportedFeatureError(
-                    f"a {fmt} block cannot be sent in the anthropic format"
-                )
+                raise foreign_block(fmt, data, FORMAT)
             return dict(data)
         case AudioPart() | VideoPart():
             raise UnsupportedFeatureError(f"the anthropic format cannot carry {part.kind} input")
@@ -172,17 +171,24 @@ def _encode_tool_result(part: ToolResultPart) -> dict[str, Any]:
     return block
 
 
-def _encode_messages(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[str]]:
-    system: list[str] = []
+def _encode_messages(
+    messages: Sequence[Message],
+) -> tuple[list[dict[str, Any]], list[TextPart]]:
+    system: list[TextPart] = []
     out: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
             for part in message.parts:
                 if not isinstance(part, TextPart):
                     raise UnsupportedFeatureError("an anthropic system prompt can only be text")
-                system.append(part.text)
+                system.append(part)
             continue
         role = "assistant" if message.role == "assistant" else "user"  # tool results: user
+        if role == "assistant" and any(isinstance(p, (ImagePart, FilePart)) for p in message.parts):
+            raise UnsupportedFeatureError(
+                "the anthropic format takes images and documents in user turns only, not in "
+                "an assistant message"
+            )
         blocks = [b for b in map(_encode_part, message.parts) if b is not None]
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)  # the API wants alternating roles
@@ -206,16 +212,13 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
 
 
 def _check_unsupported(request: ChatRequest) -> None:
-    for name, value in (
-        ("seed", request.seed),
-        ("logprobs", request.logprobs),
-        ("response_format", request.response_format),
-    ):
-        if value is not None:
-            raise UnsupportedFeatureError(
-                f"the anthropic format has no {name}; use the openai format, or tool calling "
-                "for structured output"
-            )
+    refuse_options(request, FORMAT, ("seed", "logprobs", "top_logprobs", "modalities"))
+    refuse_options(
+        request,
+        FORMAT,
+        ("response_format",),
+        "; use tool calling for structured output, or the openai format",
+    )
 
 
 def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
@@ -227,8 +230,10 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
         capabilities_for(request.model).max_output_tokens, DEFAULT_MAX_TOKENS
     )
     body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens, "messages": messages}
-    if system:
-        body["system"] = "\n\n".join(system)
+    if any("cache_control" in p.provider_data for p in system):
+        body["system"] = [_text_block(p) for p in system]  # blocks keep cache_control
+    elif system:
+        body["system"] = "\n\n".join(p.text for p in system)
     if budget:
         budget = max(budget, MIN_THINKING_BUDGET)
         if request.max_tokens is None and budget >= max_tokens:

@@ -54,6 +54,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
+from juhe_core.wire._common import foreign_block
 from juhe_core.wire._gemini_schema import to_gemini_schema
 from juhe_core.wire._reasoning import budget_for
 
@@ -144,7 +145,7 @@ def _encode_part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
             return {"text": text, "thought": True, "thoughtSignature": sig}
         case ProviderPart(format=fmt, data=data):
             if fmt != FORMAT:
-                raise UnsupportedFeatureError(f"a {fmt} block cannot be sent in the gemini format")
+                raise foreign_block(fmt, data, FORMAT)
             return dict(data)
         case _:
             assert_never(part)

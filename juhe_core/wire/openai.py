@@ -55,6 +55,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
+from juhe_core.wire._common import foreign_block
 from juhe_core.wire._reasoning import effort_for
 
 __all__ = [
@@ -122,10 +123,8 @@ def _encode_part(part: Part) -> dict[str, Any]:
             # The relay's own DTO type for video (dto.ContentTypeVideoUrl), data URLs included.
             video_url = url if url is not None else data_url(data or b"", mime)
             return {"type": "video_url", "video_url": {"url": video_url}}
-        case ProviderPart(format=fmt):
-            raise UnsupportedFeatureError(
-                f"a {fmt} provider block cannot be sent in the openai format"
-            )
+        case ProviderPart(format=fmt, data=data):
+            raise foreign_block(fmt, data, FORMAT)
         case ToolCallPart() | ToolResultPart() | ReasoningPart():
             raise UnsupportedFeatureError(
                 f"a {part.kind} part cannot appear inside message content in the openai format"
@@ -176,7 +175,12 @@ def _encode_assistant(message: Message) -> dict[str, Any]:
         if isinstance(part, TextPart):
             texts.append(part.text)
         elif isinstance(part, ReasoningPart):
-            reasoning.append(part.text)  # signatures have no place in this format
+            # Only reasoning this format produced (DeepSeek/Qwen/relay-converted text) goes
+            # back; another format's signed thinking would be foreign to a strict upstream.
+            if part.provider_data.get("format", FORMAT) == FORMAT:
+                reasoning.append(part.text)
+        elif isinstance(part, ProviderPart):
+            raise foreign_block(part.format, part.data, FORMAT)
         elif isinstance(part, ToolCallPart):
             calls.append(
                 {

@@ -49,6 +49,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
+from juhe_core.wire._common import foreign_block, refuse_options
 from juhe_core.wire._reasoning import effort_for
 
 __all__ = [
@@ -96,7 +97,7 @@ def _content_item(part: Part) -> dict[str, Any]:
                 f"a {part.kind} part cannot appear in message content in the responses format"
             )
         case ProviderPart(format=fmt):
-            raise UnsupportedFeatureError(f"a {fmt} block cannot be sent in the responses format")
+            raise foreign_block(fmt, part.data, FORMAT)
         case _:
             assert_never(part)
 
@@ -208,8 +209,7 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
     ):
         if value is not None:
             body[key] = value
-    if request.stop or request.seed is not None:
-        raise UnsupportedFeatureError("the responses format has no stop sequences or seed")
+    refuse_options(request, FORMAT, ("stop", "seed", "logprobs", "top_logprobs", "modalities"))
     if stream:
         body["stream"] = True
     body.update(request.extra_body)

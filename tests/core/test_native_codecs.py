@@ -185,7 +185,10 @@ def test_anthropic_thinking_and_default_max_tokens() -> None:
         ),
         (ChatRequest("c", [Message("user", (AudioPart(b"x"),))]), "audio"),
         (ChatRequest("c", [Message("assistant", (ToolCallPart("i", "f", "[1]"),))]), "JSON object"),
-        (ChatRequest("c", [Message("user", (ProviderPart("gemini", {}),))]), "gemini block"),
+        (
+            ChatRequest("c", [Message("user", (ProviderPart("gemini", {}),))]),
+            "from the gemini format",
+        ),
     ],
 )
 def test_anthropic_unsupported(request_: ChatRequest, match: str) -> None:

@@ -184,15 +184,9 @@ def test_anthropic_cache_usage(juhe_emulator: Emulator) -> None:
     assert second.input_tokens == first.input_tokens  # cached tokens are counted as input
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec bug: anthropic.encode_chat_request joins system parts into one string, so "
-    "cache_control on a system TextPart is silently dropped (Anthropic caches system blocks "
-    "marked with cache_control; the issue asks for system as string or blocks and "
-    "cache_control passthrough)",
-)
 def test_anthropic_system_cache_control_is_sent(juhe_emulator: Emulator) -> None:
-    system = Message("system", [_cached("Shared context " * 40)])
+    # text no other test caches: the emulator's simulated prompt cache lives per session
+    system = Message("system", [_cached("System-only cached context " * 40)])
     request = ChatRequest(FORMATS["anthropic"], [system, *QUESTION])
     usage = chat("sync", juhe_emulator, request, "anthropic", False).usage
     assert usage is not None and usage.cache_write_tokens > 0
@@ -246,12 +240,6 @@ def test_forced_tool_choice_is_dropped_with_thinking(juhe_emulator: Emulator) ->
     assert any("tool_choice" in str(w.message) for w in caught)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec bug: the anthropic codec sends temperature != 1 together with thinking; "
-    "Anthropic rejects it (400 '`temperature` may only be set to 1 when thinking is enabled'), "
-    "yet _adapt drops only the forced tool_choice for thinking, not temperature",
-)
 def test_temperature_is_dropped_with_anthropic_thinking(juhe_emulator: Emulator) -> None:
     request = ChatRequest(FORMATS["anthropic"], QUESTION, temperature=0.3, thinking_budget=2048)
     with warnings.catch_warnings():
@@ -260,13 +248,6 @@ def test_temperature_is_dropped_with_anthropic_thinking(juhe_emulator: Emulator)
     assert result.finish_reason == "stop"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec bug: a Responses stream 'error' event carries code/message at the top level "
-    "({type:'error', code, message, param}); responses.ChatStreamAccumulator passes it to "
-    "stream_error_from_object, which looks for an 'error' object, so the StreamError says "
-    "'unknown error' with code None",
-)
 def test_responses_error_event_keeps_its_message(juhe_emulator: Emulator) -> None:
     juhe_emulator.enqueue(StreamFault("error_mid_stream", after=2))
     with pytest.raises(StreamError) as caught:

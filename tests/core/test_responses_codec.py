@@ -82,7 +82,7 @@ def test_request_exact() -> None:
         "max_output_tokens": 99,
         "stream": True,
     }
-    with pytest.raises(UnsupportedFeatureError, match="stop sequences"):
+    with pytest.raises(UnsupportedFeatureError, match="cannot carry stop"):
         responses.encode_chat_request(ChatRequest("o3-pro", [], stop=["x"]), stream=False)
 
 
