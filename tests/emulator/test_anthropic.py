@@ -270,3 +270,14 @@ def test_cut_done_is_a_script_error(client: httpx.Client, emu: Emulator) -> None
     emu.enqueue(StreamFault("cut_done"))
     r = client.post(PATH, json=body(stream=True))
     assert r.status_code == 500 and r.json()["error"]["code"] == "emulator_script_error"
+
+
+def test_prompt_cache_prefix_depends_on_where_the_text_is(client: httpx.Client) -> None:
+    block = {"type": "text", "text": "Placed context " * 30, "cache_control": {"type": "ephemeral"}}
+    in_user = [{"role": "user", "content": [block]}]
+    first = client.post(PATH, json=body(messages=in_user)).json()["usage"]
+    in_system = client.post(PATH, json=body(system=[block])).json()["usage"]
+    assert first["cache_creation_input_tokens"] > 0
+    assert (
+        in_system["cache_read_input_tokens"] == 0 and in_system["cache_creation_input_tokens"] > 0
+    )
