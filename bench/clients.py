@@ -72,8 +72,8 @@ class Row:
     """The row this one is compared with (None for peers and raw rows)."""
     ours: bool = False
     """Whether the row is one of this project's clients."""
-    slow: bool = False
-    """Skipped by ``--quick`` (an illustration taking tens of seconds)."""
+    quick: bool = True
+    """Whether ``--quick`` runs it (illustrations that only explain a figure are skipped)."""
 
 
 # --- raw httpx: the floor every figure is divided by ---
@@ -526,15 +526,21 @@ BURST_ROWS = (
         "httpx raw, pool 100/100 (juhe_core's limits)",
         raw_chat("openai", (100, 100)),
         RAW_BOUNDED,
-        slow=True,
+        quick=False,
     ),
-    Row("httpx raw, httpx's default limits (100/20)", raw_chat("openai"), RAW_BOUNDED, slow=True),
+    Row("httpx raw, httpx's default limits (100/20)", raw_chat("openai"), RAW_BOUNDED, quick=False),
     Row(
         "httpx raw, pool 1000/100 (openai SDK's limits)",
         raw_chat("openai", (1000, 100)),
         RAW_BOUNDED,
+        quick=False,
     ),
-    Row("httpx2 raw, pool 100/100", raw_chat("openai", (100, 100), pool="httpx2"), RAW_BOUNDED),
+    Row(
+        "httpx2 raw, pool 100/100",
+        raw_chat("openai", (100, 100), pool="httpx2"),
+        RAW_BOUNDED,
+        quick=False,
+    ),
     Row("juhe_core [openai]", core_chat("openai"), RAW_BOUNDED, ours=True),
     Row("ChatOpenAI", chat_openai, RAW_BOUNDED),
     Row("ChatJuhe [openai]", chat_juhe("openai"), RAW_BOUNDED, "ChatOpenAI", ours=True),

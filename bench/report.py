@@ -158,7 +158,17 @@ def client_table(
         cells += [get(row, s) for _, get in columns]
         out.append(cells)
     header = ["client", "figure", "÷ raw httpx", "÷ peer", "spread", "errors"]
-    return table(header + [title for title, _ in columns], out)
+    lines = table(header + [title for title, _ in columns], out)
+    return [*lines, "", noise_line([summaries[row.name] for row in rows])]
+
+
+def noise_line(summaries: Sequence[Summary]) -> str:
+    """How noisy a table is: the median and the largest spread of its rows."""
+    spreads = [s.spread for s in summaries if s.spread is not None]
+    if not spreads:
+        return "Spread: one repeat only, no noise estimate."
+    median = statistics.median(spreads)
+    return f"Spread over repeats: median {median * 100:.0f}%, largest {max(spreads) * 100:.0f}%."
 
 
 @dataclass

@@ -26,7 +26,17 @@ from typing import Any
 import clients
 import scenarios
 from clients import ANSWER, Row
-from report import Summary, Target, client_table, error_notes, fmt, machine_info, pct, summarise
+from report import (
+    Summary,
+    Target,
+    client_table,
+    error_notes,
+    fmt,
+    machine_info,
+    noise_line,
+    pct,
+    summarise,
+)
 from report import table as md_table
 from scenarios import Fake, Sample
 
@@ -41,11 +51,11 @@ FULL = {
     "burst": 1000,
     "burst_repeats": 3,
     "texts": 20_000,
-    "embed_repeats": 3,
+    "embed_repeats": 5,
     "quick": False,
 }
 QUICK = {
-    "import_repeats": 3,
+    "import_repeats": 2,
     "rss_repeats": 1,
     "calls": 200,
     "call_repeats": 3,
@@ -150,8 +160,9 @@ def section_imports(cfg: dict[str, Any]) -> Section:
     """(a): each import statement in fresh interpreters."""
     log("(a) cold imports")
     statements = {label: stmt for label, stmt, _, _ in IMPORTS}
-    for stmt in statements.values():  # compile .pyc files and warm the page cache
-        scenarios.cold_import(stmt)
+    if not cfg["quick"]:
+        for stmt in statements.values():  # compile .pyc files and warm the page cache
+            scenarios.cold_import(stmt)
     samples = interleaved(
         list(statements),
         cfg["import_repeats"],
@@ -172,6 +183,7 @@ def section_imports(cfg: dict[str, Any]) -> Section:
         rows.append(cells)
     header = ["import", "ms", "over its framework", "÷ `import httpx`", "÷ peer"]
     lines = md_table([*header, "spread", "errors", "modules loaded"], rows)
+    lines += ["", noise_line(list(s.values()))]
     targets = [
         _over_target(
             "(a) `import langchain_juhe`", s, "langchain_juhe", "langchain_core.language_models"
@@ -359,7 +371,7 @@ def section_stream(cfg: dict[str, Any], fake: Fake) -> Section:
 def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLoop) -> Section:
     """(d): many concurrent async calls on a fresh client, with server latency."""
     log(f"(d) {cfg['burst']} concurrent calls at {LATENCY_MS} ms")
-    rows = {row.name: row for row in clients.BURST_ROWS if not (cfg["quick"] and row.slow)}
+    rows = {row.name: row for row in clients.BURST_ROWS if row.quick or not cfg["quick"]}
     samples = interleaved(
         list(rows),
         cfg["burst_repeats"],
@@ -480,7 +492,7 @@ NOTES = {
     "d": "A fresh client object per repeat, all calls started at once on one event loop. "
     "Connections = TCP connections the fake accepted during the burst. The baseline is "
     "raw httpx on `bench/bounded_pool.py` (a pool without httpcore 1.0.9's O(pool²) "
-    "bookkeeping per request; `--quick` skips the slow pool variants).",
+    "bookkeeping per request; `--quick` skips the pool variants).",
     "e": "† `OpenAIEmbeddings(check_embedding_ctx_length=False)` so that it sends strings; "
     "by default it tokenizes with tiktoken and sends token arrays. Each class with its "
     "default batch size; the raw row sends 1,000 texts per request, 4 in flight when async. "

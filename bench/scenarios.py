@@ -120,7 +120,7 @@ class _Window:
             requests=stats["requests"],
             connections=stats["connections"],
             max_open=stats["max_open"],
-            fake_busy=stats["cpu_seconds"] / self.wall if self.wall else None,
+            fake_busy=stats["cpu_seconds"] / self.wall if stats["requests"] else None,
             client_cpu=self.cpu,
             extra=extra,
         )
