@@ -212,7 +212,8 @@ class Emulator:
         return self._state.records()
 
     def clear(self) -> None:
-        """Drop queued items and recorded requests."""
+        """Drop queued items and recorded requests, and start the billing ledger, the
+        Midjourney tasks, the generated files and the prompt cache afresh."""
         self._state.clear()
 
     # -- internals -------------------------------------------------------------------------

@@ -109,7 +109,8 @@ class State:
         self._lock = threading.Lock()
         self._queue: list[tuple[ScriptItem, str | None]] = []
         self._records: list[RecordedRequest] = []
-        self.store = Store(quota_usd=quota_usd, mj_step_seconds=mj_step_seconds)
+        self._store_config = {"quota_usd": quota_usd, "mj_step_seconds": mj_step_seconds}
+        self.store = Store(**self._store_config)
         """Files, billing, prompt cache and Midjourney tasks (``_store``)."""
 
     def random_id(self, prefix: str, length: int = 24) -> str:
@@ -154,7 +155,9 @@ class State:
             return list(self._records)
 
     def clear(self) -> None:
-        """Forget queued items and recorded requests."""
+        """Forget queued items, recorded requests and the ``store`` (files, spending, prompt
+        cache, Midjourney tasks)."""
         with self._lock:
             self._queue.clear()
             self._records.clear()
+        self.store = Store(**self._store_config)

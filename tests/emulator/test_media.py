@@ -224,3 +224,12 @@ def test_scripting_applies_to_media_routes(client: httpx.Client, emu: Emulator) 
     assert r.content == b"ID3fake" and r.headers["x-test"] == "1"
     emu.enqueue(Fault(500), path="/v1/dashboard/billing/usage")
     assert client.get("/v1/dashboard/billing/usage").status_code == 500
+
+
+def test_clear_starts_the_store_afresh(client: httpx.Client, emu: Emulator) -> None:
+    client.post("/v1/images/generations", json={"model": "dall-e-3", "prompt": "x"})
+    task_id = client.post("/mj/submit/imagine", json={"prompt": "x"}).json()["result"]
+    assert client.get("/v1/dashboard/billing/usage").json()["total_usage"] > 0
+    emu.clear()
+    assert client.get("/v1/dashboard/billing/usage").json()["total_usage"] == 0
+    assert client.get(f"/mj/task/{task_id}/fetch").status_code == 400
