@@ -155,6 +155,16 @@ class StreamFault:
     - ``ping``: ``: PING`` comments between events from event ``after`` on (§4).
     - ``stall``: after ``after`` events nothing for ``seconds`` (connection open), then the rest.
 
+    On the native routes ``after`` counts frames of that format, the relay adds no ending of
+    its own, and ``cut`` always stops before the frame that completes the answer
+    (``message_stop``, the Gemini chunk with ``finishReason``, ``response.completed``).
+    ``/v1/messages``: ``error_mid_stream`` just ends the stream (the relay does not pass an
+    upstream ``event: error`` on, §10), ``bare_json_error`` then appends the Anthropic-shaped
+    error, ``no_finish`` drops ``message_delta``, ``ping`` inserts Claude ``ping`` events.
+    Gemini: ``error_mid_stream`` is an upstream ``data: {"error": …}`` line; ``ping`` and
+    ``no_finish`` are refused. Responses: ``error_mid_stream`` is an ``event: error``.
+    ``cut_done`` needs ``[DONE]`` and is refused on all three (a 500 script error).
+
     The turn itself comes from ``reply`` when given, else from the built-in model.
     """
 
