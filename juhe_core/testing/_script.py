@@ -161,9 +161,11 @@ class StreamFault:
     ``/v1/messages``: ``error_mid_stream`` just ends the stream (the relay does not pass an
     upstream ``event: error`` on, §10), ``bare_json_error`` then appends the Anthropic-shaped
     error, ``no_finish`` drops ``message_delta``, ``ping`` inserts Claude ``ping`` events.
-    Gemini: ``error_mid_stream`` is an upstream ``data: {"error": …}`` line; ``ping`` and
-    ``no_finish`` are refused. Responses: ``error_mid_stream`` is an ``event: error``.
-    ``cut_done`` needs ``[DONE]`` and is refused on all three (a 500 script error).
+    Gemini: ``error_mid_stream`` is an upstream ``data: {"error": …}`` line; ``ping`` is
+    refused (no keep-alive on Gemini streams). Responses: ``error_mid_stream`` is an ``event:
+    error``; ``ping`` is a ``: PING`` comment. ``no_finish`` is refused on Gemini and
+    Responses (use ``cut``), ``cut_done`` on all three (it needs ``[DONE]``): a 500 script
+    error.
 
     The turn itself comes from ``reply`` when given, else from the built-in model.
     """
