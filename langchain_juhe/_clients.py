@@ -78,3 +78,13 @@ class ClientCache:
 
     def __reduce__(self) -> tuple[type[ClientCache], tuple[()]]:
         return (ClientCache, ())
+
+
+def without_key(state: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic pickle state with ``api_key`` blanked.
+
+    The key never leaves in a pickle; an unpickled copy resolves it again from
+    ``JUHE_API_KEY`` at its first request (juhe_core's ``Settings.resolve``), so
+    multiprocess pipelines get it from the environment.
+    """
+    return {**state, "__dict__": {**state["__dict__"], "api_key": None}}

@@ -38,7 +38,7 @@ from langchain_juhe._binding import (
     json_schema_response_format,
     structured_output_parser,
 )
-from langchain_juhe._clients import ClientCache
+from langchain_juhe._clients import ClientCache, without_key
 
 __all__ = ["ChatJuhe"]
 
@@ -365,6 +365,10 @@ class ChatJuhe(BaseChatModel):
         clone = super().__copy__()
         clone._clients = ClientCache()
         return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
+        return without_key(super().__getstate__())
 
     def close(self) -> None:
         """Close the sync client's pooled connections (your own ``http_client`` stays open)."""

@@ -13,7 +13,7 @@ from typing_extensions import Self
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.settings import DEFAULT_TIMEOUT
-from langchain_juhe._clients import ClientCache
+from langchain_juhe._clients import ClientCache, without_key
 
 __all__ = ["JuheEmbeddings"]
 
@@ -113,6 +113,10 @@ class JuheEmbeddings(BaseModel, Embeddings):
         clone = super().__copy__()
         clone._clients = ClientCache()
         return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
+        return without_key(super().__getstate__())
 
     def close(self) -> None:
         """Close the sync client's pooled connections (your own ``http_client`` stays open)."""

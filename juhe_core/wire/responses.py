@@ -120,7 +120,9 @@ def _assistant_items(message: Message) -> list[dict[str, Any]]:
             item = part.provider_data.get("item")
             if part.provider_data.get("format") == FORMAT and isinstance(item, Mapping):
                 items.append(dict(item))  # sent back as received (id, encrypted content)
-        elif isinstance(part, ProviderPart) and part.format == FORMAT:
+        elif isinstance(part, ProviderPart):
+            if part.format != FORMAT:
+                raise foreign_block(part.format, part.data, FORMAT)
             items.append(dict(part.data))
         else:
             raise UnsupportedFeatureError(

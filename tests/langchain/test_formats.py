@@ -454,9 +454,9 @@ SWITCHES = {
     ("responses", "openai"): "ok",
     ("responses", "anthropic"): "ok",
     ("responses", "gemini"): "ok",
-    ("anthropic", "openai"): "provider part in the openai format",
-    ("anthropic", "gemini"): "anthropic block cannot be sent in the gemini format",
-    ("anthropic", "responses"): "provider part in the responses format",
+    ("anthropic", "openai"): "from the anthropic format cannot be sent in the openai format",
+    ("anthropic", "gemini"): "from the anthropic format cannot be sent in the gemini format",
+    ("anthropic", "responses"): "from the anthropic format cannot be sent in the responses",
     ("gemini", "openai"): "image part in the openai format",
     ("gemini", "responses"): "image part in the responses format",
 }
