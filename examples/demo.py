@@ -50,13 +50,18 @@ def core_demo(conn: dict[str, str]) -> None:
         print(f"\n  finish: {stream.result.finish_reason if stream.result else None}\n")
 
         print("== juhe_core: embeddings")
-        docs = ["Paris is the capital of France.", "Bananas are yellow fruit.",
-                "The Eiffel Tower stands in Paris."]
-        vectors = client.embed([*docs, "Which city is the capital of France?"],
-                               model="text-embedding-3-small").vectors
+        docs = [
+            "Paris is the capital of France.",
+            "Bananas are yellow fruit.",
+            "The Eiffel Tower stands in Paris.",
+        ]
+        vectors = client.embed(
+            [*docs, "Which city is the capital of France?"], model="text-embedding-3-small"
+        ).vectors
         query = vectors[-1]
-        for doc, vec in sorted(zip(docs, vectors, strict=False),
-                               key=lambda dv: -cosine(query, dv[1])):
+        for doc, vec in sorted(
+            zip(docs, vectors, strict=False), key=lambda dv: -cosine(query, dv[1])
+        ):
             print(f"  {cosine(query, vec):.3f}  {doc}")
         print()
 

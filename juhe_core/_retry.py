@@ -38,8 +38,13 @@ RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 # relay answers 501 ``api_not_implemented`` for its stubbed routes (relay-behavior.md §1).
 PERMANENT_STATUSES: Final = frozenset({501, 505})
 PERMANENT_CODES: Final = frozenset(
-    {"model_not_found", "invalid_request", "sensitive_words_detected", "model_price_error",
-     "api_not_implemented"}
+    {
+        "model_not_found",
+        "invalid_request",
+        "sensitive_words_detected",
+        "model_price_error",
+        "api_not_implemented",
+    }
 )
 MAX_RETRY_AFTER: Final = 60.0
 

@@ -34,14 +34,18 @@ def test_core_imports_no_framework(path: Path) -> None:
 
 @pytest.mark.parametrize("path", files("juhe_core/wire"), ids=str)
 def test_codecs_import_no_io(path: Path) -> None:
-    bad = {n for n in imports_of(path)
-           if n.split(".")[0] in ("httpx", "socket", "asyncio")
-           or n in ("juhe_core._transport", "juhe_core.client")}
+    bad = {
+        n
+        for n in imports_of(path)
+        if n.split(".")[0] in ("httpx", "socket", "asyncio")
+        or n in ("juhe_core._transport", "juhe_core.client")
+    }
     assert not bad, f"{path} imports {bad}"
 
 
-@pytest.mark.parametrize(("package", "other"), [("langchain_juhe", "llama_index"),
-                                                 ("llama_index_juhe", "langchain")])
+@pytest.mark.parametrize(
+    ("package", "other"), [("langchain_juhe", "llama_index"), ("llama_index_juhe", "langchain")]
+)
 def test_frameworks_do_not_import_each_other(package: str, other: str) -> None:
     for path in files(package):
         bad = {n for n in imports_of(path) if n.split(".")[0].startswith(other)}
@@ -50,7 +54,11 @@ def test_frameworks_do_not_import_each_other(package: str, other: str) -> None:
 
 def test_emulator_is_an_independent_oracle() -> None:
     for path in files("juhe_core/testing"):
-        bad = {n for n in imports_of(path)
-               if n.startswith(("juhe_core.wire", "juhe_core.client", "juhe_core._transport",
-                                "juhe_core._sse"))}
+        bad = {
+            n
+            for n in imports_of(path)
+            if n.startswith(
+                ("juhe_core.wire", "juhe_core.client", "juhe_core._transport", "juhe_core._sse")
+            )
+        }
         assert not bad, f"{path} imports {bad}: the emulator must not reuse the client's codecs"

@@ -115,6 +115,9 @@ def test_key_never_pickled_and_read_again_from_env(monkeypatch: pytest.MonkeyPat
     assert KEY.encode() not in blob
     loaded = pickle.loads(blob)
     assert (loaded.base_url, loaded.timeout, loaded.api_key) == (
-        "https://relay.example", httpx.Timeout(5.0), None)
+        "https://relay.example",
+        httpx.Timeout(5.0),
+        None,
+    )
     monkeypatch.setenv("JUHE_API_KEY", "sk-fromenv")
     assert pickle.loads(blob).require_key() == "sk-fromenv"
