@@ -136,8 +136,13 @@ def kernel_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield {"kernels": home / "kernels", "ipython": home / "ipython"}
 
 
-def _execute(nb: Any, workdir: Path, kernel_home: dict[str, Path]) -> Any:
-    """Run ``nb`` in place in a fresh kernel; raises CellExecutionError on a failing cell."""
+def _execute(
+    nb: Any, workdir: Path, kernel_home: dict[str, Path], extra_env: dict[str, str] | None = None
+) -> Any:
+    """Run ``nb`` in place in a fresh kernel; raises CellExecutionError on a failing cell.
+
+    The kernel's environment is this process's without any ``JUHE_*`` variable, plus
+    ``extra_env``."""
     nbclient = pytest.importorskip("nbclient", reason="notebook tests need nbclient (test extra)")
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
@@ -145,6 +150,7 @@ def _execute(nb: Any, workdir: Path, kernel_home: dict[str, Path]) -> Any:
     env = {name: value for name, value in os.environ.items() if not name.startswith("JUHE_")}
     env["IPYTHONDIR"] = str(kernel_home["ipython"])
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # no debugger warning on stderr
+    env.update(extra_env or {})
     specs = KernelSpecManager(kernel_dirs=[str(kernel_home["kernels"])])
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
     client = nbclient.NotebookClient(
@@ -194,6 +200,28 @@ def test_notebook_runs_offline(
         assert needle in text, f"{path.name}: {needle!r} not in the outputs"
     for mime in needed_mimes:
         assert mime in mimes, f"{path.name}: no {mime} output"
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda p: p.stem)
+def test_notebook_runs_with_a_key_of_its_own(
+    path: Path, tmp_path: Path, kernel_home: dict[str, Path]
+) -> None:
+    """With JUHE_API_KEY set, a notebook starts no emulator and uses JUHE_BASE_URL: here an
+    emulator accepting only another key stands in for the real service, so the branch a
+    user with a key runs (no ``emulator`` object) is exercised too."""
+    nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat (test extra)")
+    from juhe_core.testing import Emulator
+
+    key = "sk-StandInForTheRealService000000000000000000000000"
+    nb = nbformat.read(path, as_version=4)
+    with Emulator(api_keys=(key,), mj_step_seconds=0.05) as service:
+        extra = {"JUHE_API_KEY": key, "JUHE_BASE_URL": f"{service.base_url}/v1"}
+        _execute(nb, tmp_path, kernel_home, extra_env=extra)
+        assert len(service.requests) > 0
+    text, _ = _outputs(nb)
+    assert f"Backend: the real Juhe API at {service.base_url}/v1" in text
+    assert "offline Juhe emulator" not in text and "Emulator stopped." not in text
 
 
 def test_the_kernel_is_this_interpreter_offline_and_without_juhe_keys(
