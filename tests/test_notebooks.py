@@ -19,6 +19,7 @@ for the real service). Last, the committed files are checked to hold no outputs.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -123,7 +124,7 @@ def _source(cell: Any) -> str:
 @pytest.fixture(scope="module")
 def kernel_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """A kernelspec running this interpreter, and an IPYTHONDIR with the offline guard."""
-    pytest.importorskip("ipykernel", reason="notebook tests need ipykernel (test extra)")
+    importlib.import_module("ipykernel")
     home = tmp_path_factory.mktemp("jupyter")
     spec_dir = home / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
@@ -146,7 +147,7 @@ def _execute(
 
     The kernel's environment is this process's without any ``JUHE_*`` variable, plus
     ``extra_env``."""
-    nbclient = pytest.importorskip("nbclient", reason="notebook tests need nbclient (test extra)")
+    nbclient = importlib.import_module("nbclient")
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
 
@@ -186,7 +187,7 @@ def _outputs(nb: Any) -> tuple[str, set[str]]:
 def test_notebook_runs_offline(
     path: Path, tmp_path: Path, kernel_home: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat (test extra)")
+    nbformat = importlib.import_module("nbformat")
     # A key in the parent's environment must not reach the kernel (conftest cleared the real
     # ones; this one proves the kernel's environment is cleaned too).
     monkeypatch.setenv("JUHE_API_KEY", "sk-ThisKeyMustNotReachTheNotebookKernel000000000000")
@@ -213,7 +214,7 @@ def test_notebook_runs_with_a_key_of_its_own(
     """With JUHE_API_KEY set, a notebook starts no emulator and uses JUHE_BASE_URL: here an
     emulator accepting only another key stands in for the real service, so the branch a
     user with a key runs (no ``emulator`` object) is exercised too."""
-    nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat (test extra)")
+    nbformat = importlib.import_module("nbformat")
     from juhe_core.testing import Emulator
 
     key = "sk-StandInForTheRealService000000000000000000000000"
@@ -231,7 +232,7 @@ def test_the_kernel_is_this_interpreter_offline_and_without_juhe_keys(
     tmp_path: Path, kernel_home: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The harness itself: the guarantees the notebook runs rely on."""
-    nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat (test extra)")
+    nbformat = importlib.import_module("nbformat")
     monkeypatch.setenv("JUHE_API_KEY", "sk-ThisKeyMustNotReachTheNotebookKernel000000000000")
     monkeypatch.setenv("JUHE_BASE_URL", "https://example.invalid")
     probe = """
@@ -274,5 +275,5 @@ def test_notebook_is_committed_clean(path: Path) -> None:
     code = _code_cells(raw)
     assert "JUHE_API_KEY" in _source(code[0]) and "Emulator(" in _source(code[0])
     assert "emulator.stop()" in _source(code[-1])
-    nbformat = pytest.importorskip("nbformat", reason="notebook tests need nbformat (test extra)")
+    nbformat = importlib.import_module("nbformat")
     nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
