@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +18,27 @@ from juhe_core.settings import DEFAULT_TIMEOUT
 from langchain_juhe._clients import ClientCache, without_key
 
 __all__ = ["JuheEmbeddings"]
+
+
+@contextlib.contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar advanced per finished request, or nothing when ``show`` is False."""
+    if not show:
+        yield None
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:  # the same message langchain-openai gives
+        raise ImportError("show_progress_bar=True needs tqdm: pip install tqdm") from exc
+    bar = tqdm(total=total, unit="text", desc="Embedding")
+
+    def advance(n: int) -> None:
+        bar.update(n)
+
+    try:
+        yield advance
+    finally:
+        bar.close()
 
 
 def _check_texts(texts: Any) -> list[str]:
@@ -71,6 +94,8 @@ class JuheEmbeddings(BaseModel, Embeddings):
     """Inputs per request (OpenAI-style upstreams accept up to 2048)."""
     max_concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once in ``aembed_documents``."""
+    show_progress_bar: bool = False
+    """Show a tqdm progress bar that advances as each request comes back (needs tqdm)."""
     api_key: SecretStr | None = Field(default_factory=secret_from_env("JUHE_API_KEY", default=None))
     """API key; defaults to ``JUHE_API_KEY``."""
     base_url: str | None = Field(default_factory=from_env("JUHE_BASE_URL", default=None))
@@ -131,9 +156,14 @@ class JuheEmbeddings(BaseModel, Embeddings):
         texts = _check_texts(texts)
         if not texts:
             return []
-        result = self._get_client().embed(
-            texts, model=self.model, dimensions=self.dimensions, batch_size=self.chunk_size
-        )
+        with _progress(len(texts), self.show_progress_bar) as on_batch:
+            result = self._get_client().embed(
+                texts,
+                model=self.model,
+                dimensions=self.dimensions,
+                batch_size=self.chunk_size,
+                on_batch=on_batch,
+            )
         return result.vectors
 
     def embed_query(self, text: str) -> list[float]:
@@ -147,13 +177,15 @@ class JuheEmbeddings(BaseModel, Embeddings):
         texts = _check_texts(texts)
         if not texts:
             return []
-        result = await self._get_async_client().embed(
-            texts,
-            model=self.model,
-            dimensions=self.dimensions,
-            batch_size=self.chunk_size,
-            max_concurrency=self.max_concurrency,
-        )
+        with _progress(len(texts), self.show_progress_bar) as on_batch:
+            result = await self._get_async_client().embed(
+                texts,
+                model=self.model,
+                dimensions=self.dimensions,
+                batch_size=self.chunk_size,
+                max_concurrency=self.max_concurrency,
+                on_batch=on_batch,
+            )
         return result.vectors
 
     async def aembed_query(self, text: str) -> list[float]:

@@ -49,10 +49,14 @@ def _progress(total: int, show: bool) -> Iterator[None]:
     if not show:
         yield
         return
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]  # a llama-index-core dependency
+    from tqdm.auto import tqdm  # a llama-index-core dependency
 
     with tqdm(total=total, desc=PROGRESS_DESCRIPTION) as bar:
-        token = _on_batch.set(bar.update)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        token = _on_batch.set(advance)
         try:
             yield
             if bar.n < total:  # texts served from LlamaIndex's embeddings cache

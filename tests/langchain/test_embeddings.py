@@ -95,3 +95,18 @@ def test_concurrent_batches_in_async(emu: Emulator) -> None:
     assert vectors == JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key).embed_documents(
         TEXTS
     )
+
+
+def test_show_progress_bar(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    model = JuheEmbeddings(
+        base_url=emu.base_url, api_key=emu.api_key, chunk_size=2, show_progress_bar=True
+    )
+    assert len(model.embed_documents(TEXTS)) == len(TEXTS)
+    assert "5/5" in capsys.readouterr().err
+    assert len(asyncio.run(model.aembed_documents(TEXTS))) == len(TEXTS)
+    assert "5/5" in capsys.readouterr().err
+    quiet = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key)
+    quiet.embed_documents(TEXTS)
+    assert "Embedding" not in capsys.readouterr().err
