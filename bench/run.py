@@ -288,6 +288,15 @@ def section_calls(cfg: dict[str, Any], fake: Fake) -> Section:
 
     extra = [("client CPU µs/call", cpu), ("connections", conns), ("fake busy", busy)]
     lines = client_table(clients.CHAT_ROWS, s, extra)
+    raw = s[clients.RAW_O]
+    fake_share = raw.max_of(lambda x: x.fake_busy)
+    client_share = raw.median_of(lambda x: x.extra.get("cpu_us_per_call"))
+    if fake_share is not None and client_share is not None and raw.value:
+        lines.append(
+            f"Fake check: during the raw httpx loop the fake was busy {fake_share:.0%} of the "
+            f"wall time at most, the client {client_share / raw.value:.0%}: the client, not "
+            "the fake, sets the pace."
+        )
     targets = [
         ratio_target(
             "(b) ChatJuhe [openai] µs/call",
