@@ -90,8 +90,8 @@ class JuheEmbeddings(BaseModel, Embeddings):
     """Embedding model name, sent unchanged."""
     dimensions: int | None = None
     """Output dimensions (``text-embedding-3-*`` can shorten vectors)."""
-    chunk_size: int = Field(default=512, ge=1)
-    """Inputs per request (OpenAI-style upstreams accept up to 2048)."""
+    chunk_size: int = Field(default=1000, ge=1)
+    """Inputs per request (OpenAI-style upstreams accept up to 2048; 1000 as OpenAIEmbeddings)."""
     max_concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once in ``aembed_documents``."""
     show_progress_bar: bool = False
