@@ -46,6 +46,7 @@ USER_AGENT: Final = f"juhe-integrations/{__version__}"
 # httpx's default pool keeps 20 idle connections; concurrent agents need more, and
 # bounding connections (not just keep-alive) keeps bursts from opening hundreds.
 DEFAULT_MAX_CONNECTIONS: Final = 100
+SHARD_SIZE: Final = 10
 DEFAULT_LIMITS: Final = httpx.Limits(
     max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=DEFAULT_MAX_CONNECTIONS
 )
@@ -254,13 +255,17 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Sends calls on an ``httpx.AsyncClient`` with the shared retry policy.
+    """Sends calls on ``httpx.AsyncClient``s with the shared retry policy.
 
-    In-flight requests are bounded by ``max_in_flight`` (the pool size by default): past
-    the pool size, httpcore queues requests and re-scans its whole queue whenever a
-    connection frees up, which costs O(queue) CPU per request (encode/httpcore#1035);
-    1,000 concurrent calls took ~20 s that way. Waiting on a semaphore costs O(1), so
-    bursts finish at the server's pace. A stream holds its place until it is closed.
+    httpcore 1.0.9's pool re-scans its connections, and for each idle one counts the whole
+    pool again, at every request start and end (encode/httpcore#1035): O(pool²) CPU per
+    request. On a 100-connection pool a burst of 1,000 calls cost ~15 CPU-seconds (bench
+    scenario d). So the pool we own is *sharded*: ``max_in_flight`` connections (100 by
+    default) split over small standard httpx clients of ``SHARD_SIZE`` connections each,
+    one shared TLS context. A semaphore bounds requests in flight to the total, so httpcore
+    never queues, and each request goes to the least busy shard: the pool's bookkeeping
+    works on 10 connections, never more. A caller-supplied client is used as one shard.
+    A stream holds its place until it is closed.
     """
 
     def __init__(
@@ -275,10 +280,41 @@ class AsyncTransport:
         self.policy = RetryPolicy(max_retries=settings.max_retries)
         self.max_line_bytes = max_line_bytes
         self._owns = http_client is None
-        self.http = http_client or httpx.AsyncClient(
-            timeout=settings.timeout, limits=DEFAULT_LIMITS
-        )
-        self._gate = asyncio.Semaphore(max_in_flight or DEFAULT_MAX_CONNECTIONS)
+        total = max_in_flight or DEFAULT_MAX_CONNECTIONS
+        if http_client is not None:
+            self._shards = [http_client]
+            self._capacity = [total]
+        else:
+            sizes = [SHARD_SIZE] * (total // SHARD_SIZE) + (
+                [total % SHARD_SIZE] if total % SHARD_SIZE else []
+            )
+            tls = httpx.create_ssl_context()  # one context: building one costs ~10 ms
+            self._shards = [
+                httpx.AsyncClient(
+                    timeout=settings.timeout,
+                    verify=tls,
+                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                )
+                for n in sizes
+            ]
+            self._capacity = sizes
+        self._busy = [0] * len(self._shards)
+        self._gate = asyncio.Semaphore(total)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The (first) underlying httpx client."""
+        return self._shards[0]
+
+    def _take(self) -> int:
+        # The gate guarantees a shard below capacity; pick the least busy one.
+        shard = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[shard] += 1
+        return shard
+
+    def _release(self, shard: int) -> None:
+        self._busy[shard] -= 1
+        self._gate.release()
 
     async def send(self, call: Call) -> httpx.Response:
         """Send with retries. The response is read unless ``call.stream``; status < 400.
@@ -286,22 +322,25 @@ class AsyncTransport:
         A stream response keeps its in-flight place until ``events`` ends.
         """
         await self._gate.acquire()
+        shard = self._take()
         try:
-            response = await self._send(call)
+            response = await self._send(call, self._shards[shard])
         except BaseException:
-            self._gate.release()
+            self._release(shard)
             raise
-        if not call.stream:
-            self._gate.release()
+        if call.stream:
+            response.extensions["juhe_shard"] = shard
+        else:
+            self._release(shard)
         return response
 
-    async def _send(self, call: Call) -> httpx.Response:
-        request = build_request(self.http, self.settings, call)
+    async def _send(self, call: Call, http: httpx.AsyncClient) -> httpx.Response:
+        request = build_request(http, self.settings, call)
         attempt = 0
         while True:
             headers: Mapping[str, str] | None = None
             try:
-                response = await self.http.send(request, stream=call.stream)
+                response = await http.send(request, stream=call.stream)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
             else:
@@ -343,12 +382,13 @@ class AsyncTransport:
             try:
                 await response.aclose()
             finally:
-                self._gate.release()
+                self._release(response.extensions.pop("juhe_shard", 0))
 
     async def aclose(self) -> None:
-        """Close the HTTP client if we created it."""
+        """Close the HTTP clients if we created them."""
         if self._owns:
-            await self.http.aclose()
+            for shard in self._shards:
+                await shard.aclose()
 
 
 def _read_if_not_stream(response: httpx.Response) -> httpx.Response:

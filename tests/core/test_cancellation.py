@@ -104,11 +104,17 @@ def test_one_async_client_from_1000_tasks(juhe_emulator: Emulator) -> None:
             api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url
         ) as c:
             prompts = [f"question number {i} about lakes" for i in range(1000)]
+            transport = c._transport
+            assert sum(transport._capacity) == 100 and max(transport._capacity) == 10
 
             async def one(p: str) -> tuple[str, str]:
                 return p, (await c.chat(ask(p))).text
 
-            return await asyncio.gather(*(one(p) for p in prompts))
+            results = await asyncio.gather(*(one(p) for p in prompts))
+            # every in-flight place was given back, and no shard went over its size
+            assert transport._busy == [0] * len(transport._busy)
+            assert transport._gate._value == 100
+            return results
 
     results = asyncio.run(main())
     assert len(results) == 1000
