@@ -46,6 +46,7 @@ USER_AGENT: Final = f"juhe-integrations/{__version__}"
 # httpx's default pool keeps 20 idle connections; concurrent agents need more, and
 # bounding connections (not just keep-alive) keeps bursts from opening hundreds.
 DEFAULT_MAX_CONNECTIONS: Final = 100
+DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 SHARD_SIZE: Final = 10
 DEFAULT_LIMITS: Final = httpx.Limits(
     max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=DEFAULT_MAX_CONNECTIONS
@@ -129,6 +130,69 @@ def next_delay(
     return retry_delay(attempt, policy, retry_after=retry_after)
 
 
+def _too_big(cap: int, response: httpx.Response) -> StreamError:
+    return StreamError(
+        f"response body larger than {cap} bytes (max_body_bytes)",
+        request_id=request_id(response),
+        status=response.status_code,
+    )
+
+
+def _rebuilt(response: httpx.Response, body: bytes) -> httpx.Response:
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def read_capped(response: httpx.Response, cap: int) -> httpx.Response:
+    """The response with its whole body read; StreamError past ``cap`` bytes.
+
+    A declared Content-Length (the relay's JSON answers have one) is checked before
+    reading; a body of unknown length is read in pieces and cut off at the cap, so a
+    broken or hostile server cannot make us buffer without bound.
+    """
+    length = response.headers.get("content-length", "")
+    if length.isdigit():
+        if int(length) > cap:
+            response.close()
+            raise _too_big(cap, response)
+        response.read()
+        return response
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            response.close()
+            raise _too_big(cap, response)
+        chunks.append(chunk)
+    response.close()
+    return _rebuilt(response, b"".join(chunks))
+
+
+async def aread_capped(response: httpx.Response, cap: int) -> httpx.Response:
+    """The async twin of ``read_capped``."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit():
+        if int(length) > cap:
+            await response.aclose()
+            raise _too_big(cap, response)
+        await response.aread()
+        return response
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            await response.aclose()
+            raise _too_big(cap, response)
+        chunks.append(chunk)
+    await response.aclose()
+    return _rebuilt(response, b"".join(chunks))
+
+
 def request_id(response: httpx.Response) -> str | None:
     """The relay's request id header."""
     rid: str | None = response.headers.get("x-oneapi-request-id")
@@ -190,10 +254,12 @@ class SyncTransport:
         http_client: httpx.Client | None = None,
         *,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.settings = settings
         self.policy = RetryPolicy(max_retries=settings.max_retries)
         self.max_line_bytes = max_line_bytes
+        self.max_body_bytes = max_body_bytes
         self._owns = http_client is None
         self.http = http_client or httpx.Client(timeout=settings.timeout, limits=DEFAULT_LIMITS)
 
@@ -204,15 +270,15 @@ class SyncTransport:
         while True:
             headers: Mapping[str, str] | None = None
             try:
-                response = self.http.send(request, stream=call.stream)
+                response = self.http.send(request, stream=True)
+                if response.status_code < 400:
+                    return response if call.stream else read_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
             else:
-                if response.status_code < 400:
-                    return response
                 try:
-                    content = response.read()
-                except httpx.HTTPError as exc:
+                    content = read_capped(response, self.max_body_bytes).content
+                except (httpx.HTTPError, StreamError) as exc:
                     content = b""
                     logger.debug("could not read error body: %r", exc)
                 finally:
@@ -274,11 +340,13 @@ class AsyncTransport:
         http_client: httpx.AsyncClient | None = None,
         *,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_in_flight: int | None = None,
     ) -> None:
         self.settings = settings
         self.policy = RetryPolicy(max_retries=settings.max_retries)
         self.max_line_bytes = max_line_bytes
+        self.max_body_bytes = max_body_bytes
         self._owns = http_client is None
         total = max_in_flight or DEFAULT_MAX_CONNECTIONS
         if http_client is not None:
@@ -340,15 +408,17 @@ class AsyncTransport:
         while True:
             headers: Mapping[str, str] | None = None
             try:
-                response = await http.send(request, stream=call.stream)
+                response = await http.send(request, stream=True)
+                if response.status_code < 400:
+                    if call.stream:
+                        return response
+                    return await aread_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
             else:
-                if response.status_code < 400:
-                    return response
                 try:
-                    content = await response.aread()
-                except httpx.HTTPError as exc:
+                    content = (await aread_capped(response, self.max_body_bytes)).content
+                except (httpx.HTTPError, StreamError) as exc:
                     content = b""
                     logger.debug("could not read error body: %r", exc)
                 finally:

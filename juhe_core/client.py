@@ -30,7 +30,14 @@ from pydantic import SecretStr
 from juhe_core._adapt import adapt_request
 from juhe_core._media_client import AsyncMediaMethods, MediaMethods
 from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent
-from juhe_core._transport import AsyncTransport, Call, SyncTransport, decode_json, request_id
+from juhe_core._transport import (
+    DEFAULT_MAX_BODY_BYTES,
+    AsyncTransport,
+    Call,
+    SyncTransport,
+    decode_json,
+    request_id,
+)
 from juhe_core.errors import APIStatusError, ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 from juhe_core.settings import DEFAULT_TIMEOUT, Settings
@@ -285,6 +292,7 @@ class JuheClient(MediaMethods, _Base):
         http_client: httpx.Client | None = None,
         allow_insecure_http: bool = False,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         settings: Settings | None = None,
     ) -> None:
         self.settings = _settings(
@@ -296,7 +304,9 @@ class JuheClient(MediaMethods, _Base):
             default_headers=default_headers,
             allow_insecure_http=allow_insecure_http,
         )
-        self._transport = SyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
+        self._transport = SyncTransport(
+            self.settings, http_client, max_line_bytes=max_line_bytes, max_body_bytes=max_body_bytes
+        )
 
     def chat(
         self,
@@ -430,6 +440,7 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         http_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         settings: Settings | None = None,
     ) -> None:
         self.settings = _settings(
@@ -441,7 +452,9 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
             default_headers=default_headers,
             allow_insecure_http=allow_insecure_http,
         )
-        self._transport = AsyncTransport(self.settings, http_client, max_line_bytes=max_line_bytes)
+        self._transport = AsyncTransport(
+            self.settings, http_client, max_line_bytes=max_line_bytes, max_body_bytes=max_body_bytes
+        )
 
     async def chat(
         self,

@@ -322,3 +322,19 @@ def test_model_list(both: Both) -> None:
     by_id = {m.id: m for m in models}
     assert "gpt-4o-mini" in by_id
     assert "gemini" in by_id["gemini-2.5-flash"].supported_endpoint_types
+
+
+@pytest.mark.parametrize("stream_body", [False, True], ids=["content-length", "chunked"])
+def test_body_size_cap(kind: str, juhe_emulator: Emulator, stream_body: bool) -> None:
+    # A non-stream call whose body is larger than max_body_bytes is refused, whether the
+    # length is declared (JSON) or not (here an SSE body, chunked, read as a whole).
+    request = ChatRequest(
+        "gpt-4o-mini",
+        [Message.text("user", "What is the capital of France?")],
+        extra_body={"stream": True} if stream_body else {},
+    )
+    both = Both(kind, juhe_emulator, max_body_bytes=200, max_retries=0)
+    with pytest.raises(StreamError, match="max_body_bytes"):
+        both.chat(request)
+    assert len(juhe_emulator.requests) == 1  # refused, not retried
+    assert "France" in Both(kind, juhe_emulator).chat(REQUEST).text  # the default cap is ample
