@@ -90,9 +90,17 @@ def _random_item(state: State, stream: bool) -> ScriptItem | None:
         retry_after = "1" if b < profile.rate_429_retry_after else None
         return Fault(429, retry_after=retry_after, delay=latency)
     if c < profile.rate_5xx:
-        return Fault(500 if b < 0.5 else 502, delay=latency)
+        if b < 1 / 3:
+            return Fault(500, delay=latency)
+        if b < 2 / 3:
+            return Fault(502, delay=latency)
+        # the relay's retryable 503 (host overloaded), not the permanent model_not_found
+        return Fault(503, code="system_cpu_overloaded", delay=latency)
     if stream and d < profile.rate_cut:
-        return StreamFault("cut", after=after, delay=latency)
+        # half cut bare, half ended by the relay's own usage chunk and [DONE] (§7)
+        if b < 0.5:
+            return StreamFault("cut", after=after, delay=latency)
+        return StreamFault("cut_done", after=after, delay=latency)
     if stream and d < profile.rate_cut + profile.rate_error_mid_stream:
         return StreamFault("error_mid_stream", after=after, delay=latency)
     return Reply(delay=latency) if latency > 0 else None

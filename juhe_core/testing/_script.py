@@ -205,8 +205,10 @@ class FaultProfile:
 
     Draws come from ``random.Random(seed)`` in request order, so a sequential run is
     reproducible. Per request, in this order: a 429 with probability ``rate_429`` (carrying
-    ``Retry-After: 1`` with probability ``rate_429_retry_after``), else a 500/502 with
-    probability ``rate_5xx``, else, for streams only, a ``cut`` with probability ``rate_cut``
+    ``Retry-After: 1`` with probability ``rate_429_retry_after``), else a 500/502/503 with
+    probability ``rate_5xx`` (the 503 is the relay's retryable ``system_cpu_overloaded``), else,
+    for streams only, a ``cut`` (half bare, half ended with the relay's usage chunk and
+    ``[DONE]``) with probability ``rate_cut``
     or an ``error_mid_stream`` with probability ``rate_error_mid_stream``. Every request also
     gets a latency drawn uniformly from ``latency`` (seconds).
     """
