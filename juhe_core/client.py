@@ -38,6 +38,7 @@ from juhe_core._transport import (
     decode_json,
     request_id,
 )
+from juhe_core._validate import check_request
 from juhe_core.errors import APIStatusError, ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 from juhe_core.settings import DEFAULT_TIMEOUT, Settings
@@ -107,6 +108,7 @@ def _plans(
 
     Built lazily, so a fallback's format is only resolved if it is needed.
     """
+    check_request(request)
     models = [request.model, *fallback_models]
     for i, model in enumerate(models):
         req = request if model == request.model else dataclasses.replace(request, model=model)

@@ -20,7 +20,15 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 from juhe_core.catalogue import capabilities_for, guess_format
@@ -28,6 +36,7 @@ from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.messages import ChatRequest
 from juhe_core.messages import ChatResult as JuheChatResult
 from juhe_core.settings import DEFAULT_TIMEOUT
+from juhe_core.wire import codec_for
 from langchain_juhe import _convert
 from langchain_juhe._binding import (
     FORMAT_METHODS,
@@ -184,8 +193,8 @@ class ChatJuhe(BaseChatModel):
     api_format: str = "openai"
     """Wire format: ``"openai"`` (chat completions), ``"anthropic"`` (``/v1/messages``),
     ``"gemini"`` (``/v1beta``), ``"responses"`` (``/v1/responses``) or ``"auto"`` (the
-    model's native one); an unknown name raises ``UnsupportedFeatureError`` at the first
-    call. What a format cannot carry raises ``UnsupportedFeatureError`` naming both."""
+    model's native one); an unknown name raises ``UnsupportedFeatureError`` when the model
+    is built. What a format cannot carry raises ``UnsupportedFeatureError`` naming both."""
     fallback_models: list[str] | None = None
     """Models tried in order when the model still fails with 429, 5xx or
     ``model_not_found`` after its retries (streams: only before the first chunk). Those
@@ -193,7 +202,7 @@ class ChatJuhe(BaseChatModel):
     model that answered. Also accepted per call (``invoke(..., fallback_models=[...])``)."""
     temperature: float | None = None
     """Sampling temperature (sent as given, 0 included)."""
-    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens", ge=1)
     """Most tokens to generate."""
     top_p: float | None = None
     """Nucleus sampling."""
@@ -255,6 +264,14 @@ class ChatJuhe(BaseChatModel):
         if clash:
             raise ValueError(f"pass {sorted(clash)} as parameters, not in model_kwargs")
         return {**values, "model_kwargs": extra}
+
+    @field_validator("api_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        """Refuse an unknown wire format when the model is built, not at the first call."""
+        if value != "auto":
+            codec_for(value)  # UnsupportedFeatureError (a ValueError) naming the choices
+        return value
 
     # --- LangChain conventions ---
 

@@ -1,0 +1,60 @@
+"""One model object shared by 32 threads, and by 1,000 concurrent tasks: every caller gets
+its own correct answer (issue 9), in both frameworks."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from juhe_core.testing import Emulator
+
+
+def models(emu: Emulator) -> list[tuple[str, Any]]:
+    from langchain_juhe import ChatJuhe
+    from llama_index_juhe import Juhe
+
+    return [
+        ("langchain", ChatJuhe(model="gpt-4o-mini", api_key=emu.api_key, base_url=emu.base_url)),
+        ("llama_index", Juhe(model="gpt-4o-mini", api_key=emu.api_key, api_base=emu.base_url)),
+    ]
+
+
+def ask(kind: str, model: Any, prompt: str) -> str:
+    if kind == "langchain":
+        return str(model.invoke(prompt).text)
+    from llama_index.core.llms import ChatMessage
+
+    return str(model.chat([ChatMessage(role="user", content=prompt)]).message.content)
+
+
+async def aask(kind: str, model: Any, prompt: str) -> str:
+    if kind == "langchain":
+        return str((await model.ainvoke(prompt)).text)
+    from llama_index.core.llms import ChatMessage
+
+    return str((await model.achat([ChatMessage(role="user", content=prompt)])).message.content)
+
+
+@pytest.mark.timeout(120)
+def test_one_model_from_32_threads(juhe_emulator: Emulator) -> None:
+    for kind, model in models(juhe_emulator):
+        prompts = [f"{kind} question {i} about mountains" for i in range(96)]
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(lambda p, m=model, k=kind: ask(k, m, p), prompts))
+        assert all(p in a for p, a in zip(prompts, answers, strict=True)), kind
+        model.close()
+
+
+@pytest.mark.timeout(120)
+def test_one_model_from_1000_tasks(juhe_emulator: Emulator) -> None:
+    async def main() -> None:
+        for kind, model in models(juhe_emulator):
+            prompts = [f"{kind} question {i} about oceans" for i in range(1000)]
+            answers = await asyncio.gather(*(aask(kind, model, p) for p in prompts))
+            assert all(p in a for p, a in zip(prompts, answers, strict=True)), kind
+            await model.aclose()
+
+    asyncio.run(main())
