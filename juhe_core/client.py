@@ -11,6 +11,7 @@ given and left open for its owner.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import (
     AsyncGenerator,
@@ -457,6 +458,7 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         self._transport = AsyncTransport(
             self.settings, http_client, max_line_bytes=max_line_bytes, max_body_bytes=max_body_bytes
         )
+        self._loop_guard: tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] | None = None
 
     async def chat(
         self,
@@ -568,6 +570,34 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
     async def aclose(self) -> None:
         """Close pooled connections (a caller-supplied http_client is left open)."""
         await self._transport.aclose()
+
+    def close_when_loop_ends(self) -> None:
+        """Close this client when the running event loop shuts down; idempotent per loop.
+
+        Pooled async connections belong to the loop that opened them, and a model object
+        outlives ``asyncio.run``: without this, every finished loop leaves sockets for the
+        garbage collector (an "unclosed transport" ResourceWarning each). ``asyncio.run``,
+        ``asyncio.Runner``, uvicorn and pytest-asyncio all finalise the async generators
+        first iterated on a loop before closing it; a generator parked at its ``yield``,
+        whose ``finally`` awaits ``aclose``, rides on that. A loop that is never shut down
+        (a notebook's) keeps the client open, as it should.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop_guard is not None and self._loop_guard[0] is loop:
+            return
+
+        async def guard() -> AsyncGenerator[None, None]:
+            try:
+                yield
+            finally:
+                await self.aclose()
+
+        parked = guard()
+        # Run it to its yield: the loop's first-iteration hook registers it now, and
+        # nothing is awaited before the yield, so no scheduling is needed.
+        with contextlib.suppress(StopIteration):
+            parked.__anext__().send(None)
+        self._loop_guard = (loop, parked)
 
     async def __aenter__(self) -> AsyncJuheClient:
         return self

@@ -4,7 +4,8 @@
 calls, one async client for async calls. A client is rebuilt when the settings it was
 made from change (a field assigned after first use), and the async client also when the
 running event loop changes: pooled async connections belong to the loop that opened
-them, so a second ``asyncio.run`` must not reuse them. Copies and pickles of a model
+them, so a second ``asyncio.run`` must not reuse them, and each async client is closed
+when its loop shuts down (``AsyncJuheClient.close_when_loop_ends``). Copies and pickles of a model
 start with an empty cache (a client holds sockets and locks that must not be shared).
 """
 
@@ -54,7 +55,9 @@ class ClientCache:
         with self._lock:
             if self._async is None or self._async[0] != key:
                 self._async = (key, AsyncJuheClient(**settings, http_client=http_client))
-            return self._async[1]
+            client = self._async[1]
+        client.close_when_loop_ends()
+        return client
 
     def close(self) -> None:
         """Close the sync client (a caller-supplied httpx client stays open)."""

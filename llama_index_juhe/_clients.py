@@ -29,7 +29,8 @@ class Clients:
     of them, never closed, would leak its pool.
 
     Pooled async connections belong to the event loop that opened them, so a call from
-    a new loop (a second ``asyncio.run``) gets a new async client. A caller-supplied
+    a new loop (a second ``asyncio.run``) gets a new async client, and each is closed
+    when its loop shuts down (``AsyncJuheClient.close_when_loop_ends``). A caller-supplied
     ``httpx`` client is always used as given and never closed here.
     """
 
@@ -68,7 +69,9 @@ class Clients:
                     settings=settings, http_client=self._async_http_client
                 )
             self._loop = loop
-            return self._aclient
+            aclient = self._aclient
+        aclient.close_when_loop_ends()
+        return aclient
 
     def unbound_async(self, settings: Settings) -> AsyncJuheClient:
         """The async client, made outside any loop if need be; the first loop to use it

@@ -58,3 +58,23 @@ def test_one_model_from_1000_tasks(juhe_emulator: Emulator) -> None:
             await model.aclose()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("kind", ["langchain", "llama_index"])
+def test_each_finished_event_loop_closes_its_connections(
+    juhe_emulator: Emulator, kind: str
+) -> None:
+    """One model object over three ``asyncio.run``s: each loop's pooled connections are
+    closed when that loop shuts down, not left to the garbage collector."""
+    import gc
+    import warnings
+
+    model = dict(models(juhe_emulator))[kind]
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for i in range(3):
+            assert f"loop {i}" in asyncio.run(aask(kind, model, f"loop {i}"))
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []
