@@ -3,7 +3,11 @@
 One catalogue, read by LangChain's ``profile``, LlamaIndex's ``metadata`` and (later)
 ``api_format="auto"``. Any model name works: a name we do not know gets safe defaults,
 never an error. Facts are per family (matched by name prefix, longest first), from the
-vendors' published model pages; users override any of them per model object.
+vendors' published model pages. Users correct or extend them with ``register`` (a house
+model, a new family): the registration wins over the built-in facts everywhere, in both
+frameworks and in the capability-aware request adjustments, because all of them read
+``capabilities_for``. LlamaIndex's ``context_window`` / ``is_function_calling_model``
+fields still override per object.
 
 The relay may rename (``-thinking``, ``-nothinking``, ``-high`` ... suffixes, ``-rev`` /
 ``-all`` economy channels, relay-behavior.md §4): those suffixes are ignored for lookup.
@@ -12,10 +16,18 @@ The relay may rename (``-thinking``, ``-nothinking``, ``-high`` ... suffixes, ``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-__all__ = ["DEFAULT_CAPABILITIES", "ModelCapabilities", "capabilities_for", "guess_format"]
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "ModelCapabilities",
+    "capabilities_for",
+    "guess_format",
+    "register",
+    "unregister",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +194,69 @@ def _family_key(model: str) -> str:
     return name
 
 
+_FACTS: Final = frozenset(f.name for f in fields(ModelCapabilities)) - {"known"}
+_registered: dict[str, dict[str, Any]] = {}
+_registered_prefixes: list[str] = []
+_registry_lock = threading.Lock()
+
+
+def register(name: str, **facts: Any) -> None:
+    """Teach the catalogue facts about a model name or family prefix.
+
+    ``name`` matches like a built-in family: by prefix of the model name, longest first,
+    with relay suffixes (``-thinking``, ``-high`` ...) ignored, so ``register("gpt-5-house",
+    temperature=True)`` covers ``gpt-5-house`` and ``gpt-5-house-2026``. Facts not given
+    keep the built-in family's values (or the defaults); registering again replaces the
+    name's earlier facts. An unknown fact or a wrongly typed value raises TypeError.
+
+    Example:
+        >>> from juhe_core.catalogue import register, capabilities_for
+        >>> register("acme-large", context_window=256_000, vision=True)
+        >>> capabilities_for("acme-large-v2").context_window
+        256000
+    """
+    unknown = sorted(set(facts) - _FACTS)
+    if unknown:
+        raise TypeError(f"unknown model facts {unknown}; known: {sorted(_FACTS)}")
+    for fact, value in facts.items():
+        expected = type(getattr(DEFAULT_CAPABILITIES, fact))
+        if expected is bool and not isinstance(value, bool):
+            raise TypeError(f"{fact} must be True or False, got {value!r}")
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{fact} must be an int, got {value!r}")
+        if expected is tuple:
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"{fact} must be a sequence of format names, got {value!r}")
+            facts[fact] = tuple(value)
+    key = _family_key(name)
+    if not key:
+        raise ValueError("register needs a non-empty model name or prefix")
+    with _registry_lock:
+        _registered[key] = dict(facts)
+        _registered_prefixes[:] = sorted(_registered, key=len, reverse=True)
+
+
+def unregister(name: str) -> None:
+    """Forget what ``register`` was told about ``name`` (a no-op if nothing was)."""
+    key = _family_key(name)
+    with _registry_lock:
+        _registered.pop(key, None)
+        _registered_prefixes[:] = sorted(_registered, key=len, reverse=True)
+
+
 def capabilities_for(model: str, **overrides: Any) -> ModelCapabilities:
-    """The capabilities of ``model`` (defaults for unknown names), with ``overrides``."""
+    """The capabilities of ``model`` (defaults for unknown names), with ``overrides``.
+
+    Precedence: ``overrides`` > facts from ``register`` > the built-in family > defaults.
+    """
     key = _family_key(model)
     caps = next((_FAMILIES[p] for p in _PREFIXES if key.startswith(p)), DEFAULT_CAPABILITIES)
     if model.lower().endswith(("-thinking", "-reasoner")) or "-thinking-" in model.lower():
         caps = replace(caps, reasoning=True)
+    if _registered_prefixes:
+        user = next((p for p in _registered_prefixes if key.startswith(p)), None)
+        if user is not None:
+            caps = replace(caps, known=True, **_registered[user])
     return caps.with_overrides(**overrides) if overrides else caps
 
 
