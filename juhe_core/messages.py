@@ -35,6 +35,7 @@ __all__ = [
     "ReasoningPart",
     "ResponseFormat",
     "Role",
+    "ServerTool",
     "StreamDelta",
     "TextDelta",
     "TextPart",
@@ -226,6 +227,28 @@ class ToolDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerTool:
+    """A tool the provider runs itself: Anthropic ``web_search_20250305``, Gemini
+    ``google_search``, the Responses API's ``web_search`` ...
+
+    It belongs to one wire format and is sent there exactly as given, next to the function
+    tools; any other format refuses it with UnsupportedFeatureError. Build one from the
+    provider's own spelling with ``juhe_core.wire.server_tool``.
+    """
+
+    format: str
+    """The wire format that runs it (``anthropic``, ``gemini``, ``responses``)."""
+    spec: Mapping[str, Any]
+    """The tool exactly as that format's API takes it."""
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: its ``type``, else its one key."""
+        kind = self.spec.get("type")
+        return str(kind) if kind else ", ".join(self.spec) or "<empty>"
+
+
+@dataclass(frozen=True, slots=True)
 class NamedToolChoice:
     """Force a call to the named tool."""
 
@@ -268,6 +291,8 @@ class ChatRequest:
     """The conversation."""
     tools: Sequence[ToolDefinition] = ()
     """Tools the model may call."""
+    server_tools: Sequence[ServerTool] = ()
+    """Provider-run tools (web search, code execution ...), sent after ``tools``."""
     tool_choice: ToolChoice | None = None
     """How the model should pick tools; None leaves it to the server."""
     parallel_tool_calls: bool | None = None

@@ -39,9 +39,11 @@ from juhe_core.messages import (
     JsonSchemaFormat,
     NamedToolChoice,
     ResponseFormat,
+    ServerTool,
     ToolChoice,
     ToolDefinition,
 )
+from juhe_core.wire import is_server_tool, server_tool
 
 __all__ = [
     "FORMAT_METHODS",
@@ -84,24 +86,31 @@ _TOOL_CHOICES: Final[Mapping[str, ToolChoice]] = {
 def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[dict[str, Any]]:
     """Tools as OpenAI tool dicts (``{"type": "function", "function": {...}}``).
 
-    A provider's built-in tool (``{"type": "web_search_20250305", ...}``) raises
-    UnsupportedFeatureError: ``convert_to_openai_tool`` would turn it into an empty
-    function of the same name, which the model would then call for nothing.
+    A provider-run tool in its provider's spelling (``{"type": "web_search_20250305",
+    "name": "web_search"}``, ``{"google_search": {}}``, ``{"type": "web_search"}``) is kept
+    as given, to be sent in its own format (``juhe_core.wire.server_tool``). Any other dict
+    with a ``type`` but no function raises UnsupportedFeatureError:
+    ``convert_to_openai_tool`` would turn it into an empty function of the same name,
+    which the model would then call for nothing.
     """
+    out = []
     for tool in tools:
+        if is_server_tool(tool):
+            out.append(dict(tool))
+            continue
         kind = tool.get("type") if isinstance(tool, Mapping) else None
         if isinstance(kind, str) and kind not in ("function", "object"):
-            raise UnsupportedFeatureError(
-                f"built-in tool {kind!r} cannot be bound: only function tools are sent in "
-                "every format; a server tool alone can be sent with "
-                "extra_body={'tools': [...]} in its own format"
-            )
-    return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+            server_tool(tool)  # raises, naming the shapes it knows
+        out.append(convert_to_openai_tool(tool, strict=strict))
+    return out
 
 
 def _tool_name(tool: Mapping[str, Any]) -> str | None:
     function = tool.get("function")
-    return function.get("name") if isinstance(function, Mapping) else None
+    if isinstance(function, Mapping):
+        return function.get("name")
+    name = tool.get("name")  # a server tool (Anthropic's may be forced by name)
+    return name if isinstance(name, str) else None
 
 
 def format_tool_choice(
@@ -186,17 +195,21 @@ def structured_output_parser(schema: Any, method: StructuredOutputMethod) -> Out
 # --- bound keywords (OpenAI-style dicts, as bind_tools stores them) -> neutral ---
 
 
-def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
-    """Tools (OpenAI tool dicts, or anything ``convert_to_openai_function`` takes)."""
+def to_tool_definitions(
+    tools: Iterable[Any],
+) -> tuple[tuple[ToolDefinition, ...], tuple[ServerTool, ...]]:
+    """Function tools (OpenAI tool dicts, or anything ``convert_to_openai_function``
+    takes) and provider-run tools (see ``format_tools``), each in neutral form."""
     out = []
+    servers = []
     for tool in tools:
+        if is_server_tool(tool):
+            servers.append(server_tool(tool))
+            continue
         if isinstance(tool, Mapping) and tool.get("type") == "function":
             function = tool.get("function")
-        elif isinstance(tool, Mapping) and "type" in tool and "name" not in tool:
-            raise UnsupportedFeatureError(
-                f"built-in tool {tool['type']!r} is not a function tool; only function tools "
-                "can be sent"
-            )
+        elif isinstance(tool, Mapping) and tool.get("type") not in (None, "object"):
+            server_tool(tool)  # raises, naming the shapes it knows
         else:
             function = convert_to_openai_function(tool)
         if not isinstance(function, Mapping) or not function.get("name"):
@@ -209,7 +222,7 @@ def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
                 strict=function.get("strict"),
             )
         )
-    return tuple(out)
+    return tuple(out), tuple(servers)
 
 
 def to_tool_choice(value: Any) -> ToolChoice | None:

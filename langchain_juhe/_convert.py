@@ -97,6 +97,7 @@ REASONING: Final = "reasoning_content"
 REASONING_BLOCKS: Final = "reasoning_blocks"
 CALL_DATA: Final = "tool_call_provider_data"
 TEXT_DATA: Final = "text_provider_data"
+CITATIONS: Final = "citations"
 PROVIDER_PARTS: Final = "provider_parts"
 
 _DATA_BLOCKS: Final = frozenset({"image", "file", "audio", "video", "text-plain"})
@@ -349,7 +350,7 @@ def to_chat_request(
     fields = {k: rest.pop(k) for k in _REQUEST_FIELDS if k in rest}
     if "modalities" in fields:
         fields["modalities"] = tuple(fields["modalities"])
-    tools = to_tool_definitions(rest.pop("tools", ()))
+    tools, server_tools = to_tool_definitions(rest.pop("tools", ()))
     tool_choice = to_tool_choice(rest.pop("tool_choice", None))
     response_format = to_response_format(rest.pop("response_format", None))
     default_stop = rest.pop("stop", None)
@@ -360,6 +361,7 @@ def to_chat_request(
         model=model,
         messages=to_messages(messages),
         tools=tools,
+        server_tools=server_tools,
         tool_choice=tool_choice,
         response_format=response_format,
         stop=tuple(stop or default_stop or ()),
@@ -431,7 +433,13 @@ def _exact_kwargs(parts: Sequence[Part]) -> dict[str, Any]:
     calls = {p.id: dict(p.provider_data) for p in parts if isinstance(p, ToolCallPart)}
     if any(calls.values()):
         out[CALL_DATA] = {k: v for k, v in calls.items() if v}
-    text_data = {k: v for p in parts if isinstance(p, TextPart) for k, v in p.provider_data.items()}
+    text_data = {
+        k: v
+        for p in parts
+        if isinstance(p, TextPart)
+        for k, v in p.provider_data.items()
+        if k != CITATIONS  # shown on the content blocks, output only
+    }
     if text_data:
         out[TEXT_DATA] = text_data
     provider = [
@@ -458,13 +466,17 @@ def _media_block(part: ImagePart | AudioPart | FilePart | VideoPart) -> dict[str
 
 def _content(parts: Sequence[Part], refusal: str | None) -> str | list[str | dict[str, Any]]:
     media = [p for p in parts if isinstance(p, (ImagePart, AudioPart, FilePart, VideoPart))]
-    text = "".join(p.text for p in parts if isinstance(p, TextPart))
-    if not media and not refusal:
-        return text
+    texts = [p for p in parts if isinstance(p, TextPart)]
+    cited = any(CITATIONS in p.provider_data for p in texts)
+    if not media and not refusal and not cited:
+        return "".join(p.text for p in texts)
     content: list[str | dict[str, Any]] = []
     for part in parts:
         if isinstance(part, TextPart) and part.text:
-            content.append({"type": "text", "text": part.text})
+            block = {"type": "text", "text": part.text}
+            if CITATIONS in part.provider_data:  # ChatAnthropic's shape: sources per block
+                block[CITATIONS] = part.provider_data[CITATIONS]
+            content.append(block)
         elif isinstance(part, (ImagePart, AudioPart, FilePart, VideoPart)):
             content.append(_media_block(part))
     if refusal:

@@ -21,9 +21,11 @@ from juhe_core.messages import (
     JsonSchemaFormat,
     NamedToolChoice,
     ResponseFormat,
+    ServerTool,
     ToolChoice,
     ToolDefinition,
 )
+from juhe_core.wire import is_server_tool, server_tool
 from llama_index_juhe._convert import map_messages
 
 __all__ = [
@@ -56,9 +58,11 @@ def strict_schema(schema: Any) -> Any:
     return out
 
 
-def _tool_definition(tool: Any, strict: bool) -> ToolDefinition:
-    if isinstance(tool, ToolDefinition):
+def _tool_definition(tool: Any, strict: bool) -> ToolDefinition | ServerTool:
+    if isinstance(tool, (ToolDefinition, ServerTool)):
         return tool
+    if is_server_tool(tool):  # {"type": "web_search_20250305", ...}, {"google_search": {}}
+        return server_tool(tool)
     if isinstance(tool, BaseTool):
         meta = tool.metadata
         name, description, params = meta.get_name(), meta.description, meta.get_parameters_dict()
@@ -68,6 +72,9 @@ def _tool_definition(tool: Any, strict: bool) -> ToolDefinition:
         name, description = fn["name"], fn.get("description") or ""
         params = fn.get("parameters") or {"type": "object", "properties": {}}
         strict = bool(fn.get("strict", strict))
+    elif isinstance(tool, Mapping):
+        server_tool(tool)  # raises, naming the server-tool shapes it knows
+        raise AssertionError("unreachable")
     else:
         raise UnsupportedFeatureError(f"not a tool: {tool!r:.200}")
     if strict:
@@ -75,8 +82,10 @@ def _tool_definition(tool: Any, strict: bool) -> ToolDefinition:
     return ToolDefinition(name, description, params)
 
 
-def map_tools(tools: Sequence[Any], *, strict: bool = False) -> list[ToolDefinition]:
-    """``BaseTool``s (or OpenAI tool dicts, or ``ToolDefinition``s) as neutral tools."""
+def map_tools(tools: Sequence[Any], *, strict: bool = False) -> list[ToolDefinition | ServerTool]:
+    """``BaseTool``s (or OpenAI tool dicts, or ``ToolDefinition``s) as neutral tools, and
+    provider-run tools in their provider's spelling (``{"type": "web_search_20250305",
+    "name": "web_search"}``, ``{"google_search": {}}``) as ``ServerTool``s."""
     return [_tool_definition(t, strict) for t in tools]
 
 
@@ -159,7 +168,7 @@ def chat_request(
     llama-index-llms-openai.
     """
     opts = dict(options)
-    tools = map_tools(opts.pop("tools", None) or (), strict=strict)
+    mapped = map_tools(opts.pop("tools", None) or (), strict=strict)
     choice = opts.pop("tool_choice", None)
     response_format = opts.pop("response_format", None)
     stop = opts.pop("stop", None) or ()
@@ -169,7 +178,8 @@ def chat_request(
     return ChatRequest(
         model=model,
         messages=map_messages(messages),
-        tools=tools,
+        tools=[t for t in mapped if isinstance(t, ToolDefinition)],
+        server_tools=[t for t in mapped if isinstance(t, ServerTool)],
         tool_choice=None if choice is None else map_tool_choice(choice),
         response_format=None if response_format is None else map_response_format(response_format),
         stop=[stop] if isinstance(stop, str) else list(stop),

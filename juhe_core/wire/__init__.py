@@ -13,8 +13,17 @@ from typing import Any, Final, Protocol
 from juhe_core._sse import ServerSentEvent
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
+from juhe_core.wire._server_tools import is_server_tool, server_tool
 
-__all__ = ["API_FORMATS", "ChatCodec", "StreamAccumulator", "codec_for", "resolve_format"]
+__all__ = [
+    "API_FORMATS",
+    "ChatCodec",
+    "StreamAccumulator",
+    "codec_for",
+    "is_server_tool",
+    "resolve_format",
+    "server_tool",
+]
 
 
 class StreamAccumulator(Protocol):

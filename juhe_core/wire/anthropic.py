@@ -55,6 +55,7 @@ from juhe_core.messages import (
 )
 from juhe_core.wire._common import foreign_block, refuse_options
 from juhe_core.wire._reasoning import budget_for
+from juhe_core.wire._server_tools import encode_server_tools
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -244,6 +245,8 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
             {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
             for t in request.tools
         ]
+    if request.server_tools:
+        body.setdefault("tools", []).extend(encode_server_tools(request, FORMAT))
     choice = _tool_choice(request)
     if choice is not None:
         body["tool_choice"] = choice
@@ -292,7 +295,10 @@ def _str(value: Any) -> str | None:
 def _block_part(block: Mapping[str, Any]) -> Part | None:
     kind = block.get("type")
     if kind == "text":
-        return TextPart(str(block.get("text", "")))
+        # Web search (and document) answers cite their sources on each text block.
+        citations = block.get("citations")
+        data = {"citations": list(citations)} if isinstance(citations, list) and citations else {}
+        return TextPart(str(block.get("text", "")), data)
     if kind == "thinking":
         sig = block.get("signature")
         return ReasoningPart(
@@ -419,7 +425,9 @@ class ChatStreamAccumulator:
                 return [ToolCallDelta(index, None, None, fragment)]
             return []
         if kind == "citations_delta":
-            state.setdefault("citations", []).append(delta.get("citation"))
+            if not isinstance(state.get("citations"), list):
+                state["citations"] = []  # the block may start with "citations": null
+            state["citations"].append(delta.get("citation"))
         return []
 
     def _block_stop(self, data: dict[str, Any]) -> list[StreamDelta]:

@@ -57,6 +57,7 @@ from juhe_core.messages import (
 from juhe_core.wire._common import foreign_block
 from juhe_core.wire._gemini_schema import to_gemini_schema
 from juhe_core.wire._reasoning import budget_for
+from juhe_core.wire._server_tools import encode_server_tools
 
 __all__ = [
     "FINISH_REASONS",
@@ -240,6 +241,8 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
                 declaration["parameters"] = to_gemini_schema(tool.parameters)
             declarations.append(declaration)
         body["tools"] = [{"functionDeclarations": declarations}]
+    if request.server_tools:  # each its own Tool object: {"google_search": {}} ...
+        body.setdefault("tools", []).extend(encode_server_tools(request, FORMAT))
     # Gemini has no switch for parallel calls: parallel_tool_calls is a permission it
     # cannot enforce, so it is not sent.
     choice = request.tool_choice

@@ -57,6 +57,7 @@ from juhe_core.messages import (
 )
 from juhe_core.wire._common import foreign_block
 from juhe_core.wire._reasoning import effort_for
+from juhe_core.wire._server_tools import encode_server_tools
 
 __all__ = [
     "FINISH_REASONS",
@@ -257,6 +258,7 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
         ]
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
+    encode_server_tools(request, FORMAT)  # Chat Completions runs none: any one refuses
     if request.tool_choice is not None:
         body["tool_choice"] = _encode_tool_choice(request.tool_choice)
     if request.response_format is not None:

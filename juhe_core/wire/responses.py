@@ -51,6 +51,7 @@ from juhe_core.messages import (
 )
 from juhe_core.wire._common import foreign_block, refuse_options
 from juhe_core.wire._reasoning import effort_for
+from juhe_core.wire._server_tools import encode_server_tools
 
 __all__ = [
     "ChatStreamAccumulator",
@@ -182,6 +183,8 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
         ]
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.server_tools:
+        body.setdefault("tools", []).extend(encode_server_tools(request, FORMAT))
     choice = request.tool_choice
     if choice is not None:
         body["tool_choice"] = (

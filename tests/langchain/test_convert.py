@@ -405,12 +405,34 @@ def test_tool_definitions_from_every_tool_form() -> None:
         "properties": {"q": {"type": "string"}},
     }
     formatted = format_tools([Weather, Point, add, schema], strict=True)
-    definitions = _binding.to_tool_definitions(formatted)
+    definitions, servers = _binding.to_tool_definitions(formatted)
     assert [d.name for d in definitions] == ["Weather", "Point", "add", "lookup"]
     assert definitions[0].parameters["properties"]["city"]["description"] == "the city"
     assert all(d.strict is True for d in definitions)
-    with pytest.raises(UnsupportedFeatureError, match="web_search"):
-        _binding.to_tool_definitions([{"type": "web_search_preview"}])
+    assert servers == ()
+
+
+def test_server_tools_are_kept_in_their_provider_spelling_and_format() -> None:
+    tools = [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+        {"google_search": {}},
+        {"type": "web_search_preview"},
+        add,
+    ]
+    formatted = format_tools(tools)
+    assert formatted[:3] == tools[:3]  # untouched, not turned into empty functions
+    definitions, servers = _binding.to_tool_definitions(formatted)
+    assert [d.name for d in definitions] == ["add"]
+    assert [(s.format, s.label) for s in servers] == [
+        ("anthropic", "web_search_20250305"),
+        ("gemini", "google_search"),
+        ("responses", "web_search_preview"),
+    ]
+    for unknown in ({"type": "retrieval"}, {"type": "web_search_2025"}):
+        with pytest.raises(UnsupportedFeatureError, match="server tool we recognise"):
+            format_tools([unknown])
+        with pytest.raises(UnsupportedFeatureError, match="server tool we recognise"):
+            _binding.to_tool_definitions([unknown])
 
 
 @pytest.mark.parametrize(

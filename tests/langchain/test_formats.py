@@ -492,14 +492,46 @@ def test_switching_works_once_the_source_only_blocks_are_removed() -> None:
     assert parts[1]["functionCall"]["name"] == "get_weather"
 
 
-def test_a_built_in_tool_is_refused_not_turned_into_an_empty_function() -> None:
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return f"22 C in {city}"
+
+
+@pytest.mark.parametrize(
+    ("api_format", "server"),
+    [
+        ("anthropic", {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}),
+        ("gemini", {"google_search": {}}),
+        ("responses", {"type": "web_search_preview"}),
+    ],
+)
+def test_a_server_tool_is_sent_next_to_the_function_tools(
+    api_format: str, server: dict[str, Any]
+) -> None:
+    relay = MockRelay(api_format)
+    llm = relay.model().bind_tools([get_weather, server])
+    llm.invoke("news and weather?")
+    tools = relay.bodies[-1]["tools"]
+    assert tools[-1] == server  # as given, after the function tools
+    assert "get_weather" in json.dumps(tools[0])
+    assert len(tools) == 2
+
+
+@pytest.mark.parametrize("api_format", ["openai", "gemini", "responses"])
+def test_a_server_tool_is_refused_in_a_format_that_cannot_run_it(api_format: str) -> None:
+    relay = MockRelay(api_format)
+    web_search = {"type": "web_search_20250305", "name": "web_search"}
+    llm = relay.model().bind_tools([web_search])
+    with pytest.raises(UnsupportedFeatureError, match=r"web_search_20250305.*anthropic"):
+        llm.invoke("news?")
+    assert relay.bodies == []  # refused before anything was sent
+
+
+def test_anthropic_may_be_forced_to_use_its_server_tool_by_name() -> None:
     relay = MockRelay("anthropic")
-    llm = relay.model()
-    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
-    with pytest.raises(UnsupportedFeatureError, match="web_search_20250305"):
-        llm.bind_tools([web_search])
-    llm.invoke("news?", extra_body={"tools": [web_search]})  # the documented way, alone
-    assert relay.bodies[-1]["tools"] == [web_search]
+    web_search = {"type": "web_search_20250305", "name": "web_search"}
+    relay.model().bind_tools([web_search], tool_choice="web_search").invoke("news?")
+    assert relay.bodies[-1]["tool_choice"] == {"type": "tool", "name": "web_search"}
 
 
 def test_cache_control_on_a_text_block_reaches_the_anthropic_body() -> None:
@@ -562,3 +594,31 @@ def test_one_conversation_through_all_four_formats_on_the_emulator(emu: Emulator
         "assistant",
         "user",
     ]
+
+
+def test_web_search_citations_are_on_the_content_blocks_like_chat_anthropic() -> None:
+    citation = {"type": "web_search_result_location", "url": "https://example.com", "title": "t"}
+    relay = MockRelay("anthropic")
+    relay.json_body = json.dumps(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+                {"type": "text", "text": "Sunny.", "citations": [citation]},
+                {"type": "text", "text": " Enjoy."},
+            ],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        }
+    ).encode()
+    llm = relay.model().bind_tools([{"type": "web_search_20250305", "name": "web_search"}])
+    answer = llm.invoke("weather?")
+    assert answer.text == "Sunny. Enjoy."
+    assert answer.content[0] == {"type": "text", "text": "Sunny.", "citations": [citation]}
+    assert "text_provider_data" not in answer.additional_kwargs
+    llm.invoke([HumanMessage("weather?"), answer, HumanMessage("and tomorrow?")])
+    sent = relay.bodies[-1]["messages"][1]["content"]
+    assert [b["type"] for b in sent] == ["server_tool_use", "text", "text"]

@@ -499,3 +499,17 @@ def test_gemini_media_output_on_the_emulator_whole_and_streamed(
         assert data[:4] in (b"\x89PNG", b"RIFF")
     assert "".join(c.delta or "" for c in chunks).strip()
     assert chunks[-1].additional_kwargs["total_tokens"] > 0
+
+
+def test_a_server_tool_reaches_the_anthropic_body_next_to_function_tools(
+    make_llm: Callable[..., Juhe], emu: Emulator
+) -> None:
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+    llm = make_llm(model="claude-sonnet-4-5", api_format="anthropic")
+    prepared = llm._prepare_chat_with_tools(TOOLS, user_msg="news?")
+    llm.chat(prepared["messages"], tools=[*prepared["tools"], web_search])
+    tools = emu.requests[-1].json["tools"]
+    assert tools[-1] == web_search
+    assert [t.get("name") for t in tools[:-1]] == [t.metadata.name for t in TOOLS]
+    with pytest.raises(UnsupportedFeatureError, match=r"web_search_20250305.*anthropic"):
+        make_llm(model="gpt-4o-mini").chat(user("news?"), tools=[web_search])

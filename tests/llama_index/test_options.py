@@ -165,3 +165,16 @@ def test_chat_request_leaves_unset_options_to_the_server() -> None:
     request = chat_request("m", [ChatMessage(role="user", content="hi")], {}, strict=False)
     assert (request.temperature, request.tool_choice, request.response_format) == (None,) * 3
     assert (list(request.tools), list(request.stop), request.extra_body) == ([], [], {})
+
+
+def test_server_tools_in_provider_spelling_become_server_tools() -> None:
+    from juhe_core.messages import ServerTool
+
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+    mapped = map_tools([FunctionTool.from_defaults(add), web_search, {"google_search": {}}])
+    assert mapped[1:] == [
+        ServerTool("anthropic", web_search),
+        ServerTool("gemini", {"google_search": {}}),
+    ]
+    with pytest.raises(UnsupportedFeatureError, match="server tool we recognise"):
+        map_tools([{"type": "retrieval"}])
