@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -40,7 +41,7 @@ from juhe_core._transport import (
     request_id,
 )
 from juhe_core._validate import check_request
-from juhe_core.errors import APIStatusError, ConfigurationError
+from juhe_core.errors import APIError, APIStatusError, ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
 from juhe_core.settings import DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for, resolve_format
@@ -51,6 +52,8 @@ from juhe_core.wire.embeddings import (
     encode_embeddings_request,
 )
 from juhe_core.wire.models import MODELS_PATH, ModelInfo, decode_model_list
+
+logger = logging.getLogger("juhe_core")
 
 __all__ = ["AsyncChatStream", "AsyncJuheClient", "ChatStream", "JuheClient"]
 
@@ -259,13 +262,27 @@ class _Base:
 
     def resolve_format(self, api_format: str, model: str) -> str:
         """The concrete wire format for a call; ``"auto"`` uses the cached model list
-        (filled by ``list_models``) when it knows the model, else the name family."""
+        when it knows the model, else the name family.
+
+        The list is fetched once per client (``GET /v1/models``), by the first ``"auto"``
+        chat call or by ``list_models``; if that fetch fails, names decide from then on.
+        """
         types = (self._endpoint_types or {}).get(model)
         return resolve_format(api_format, model, types)
 
     def _remember(self, models: list[ModelInfo]) -> list[ModelInfo]:
         self._endpoint_types = {m.id: m.supported_endpoint_types for m in models}
         return models
+
+    def _list_failed(self, exc: APIError) -> None:
+        # The chat call itself will surface a real problem (a bad key, no network); a
+        # relay that just will not list models leaves "auto" to the name families.
+        self._endpoint_types = {}
+        logger.warning(
+            'api_format="auto": the model list could not be read (%s); formats are '
+            "chosen by model name",
+            type(exc).__name__,
+        )
 
 
 def _settings(settings: Settings | None, **kwargs: Any) -> Settings:
@@ -324,6 +341,8 @@ class JuheClient(MediaMethods, _Base):
         ``model_not_found`` after its retries; ``result.fallbacks`` names those that failed.
         """
         failed: list[str] = []
+        if api_format == "auto" and self._endpoint_types is None:
+            self._load_model_list()
         for model, codec, call, last in _plans(
             self, request, api_format, fallback_models, stream=False, idle_timeout=None
         ):
@@ -353,6 +372,8 @@ class JuheClient(MediaMethods, _Base):
         Fallbacks (see ``chat``) apply until the stream has started, never after.
         """
         failed: list[str] = []
+        if api_format == "auto" and self._endpoint_types is None:
+            self._load_model_list()
         for model, codec, call, last in _plans(
             self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
         ):
@@ -407,6 +428,12 @@ class JuheClient(MediaMethods, _Base):
         """The models this key may use (``GET /v1/models``); cached for ``api_format="auto"``."""
         response = self._transport.send(Call("GET", MODELS_PATH))
         return self._remember(decode_model_list(decode_json(response)))
+
+    def _load_model_list(self) -> None:
+        try:
+            self.list_models()
+        except APIError as exc:
+            self._list_failed(exc)
 
     @property
     def http_client(self) -> httpx.Client:
@@ -469,6 +496,8 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
     ) -> ChatResult:
         """One chat call; the whole answer. ``fallback_models``: see ``JuheClient.chat``."""
         failed: list[str] = []
+        if api_format == "auto" and self._endpoint_types is None:
+            await self._load_model_list()
         for model, codec, call, last in _plans(
             self, request, api_format, fallback_models, stream=False, idle_timeout=None
         ):
@@ -498,6 +527,8 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         Fallbacks (see ``JuheClient.chat``) apply until the stream has started.
         """
         failed: list[str] = []
+        if api_format == "auto" and self._endpoint_types is None:
+            await self._load_model_list()
         for model, codec, call, last in _plans(
             self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
         ):
@@ -561,6 +592,12 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         """The models this key may use (``GET /v1/models``); cached for ``api_format="auto"``."""
         response = await self._transport.send(Call("GET", MODELS_PATH))
         return self._remember(decode_model_list(decode_json(response)))
+
+    async def _load_model_list(self) -> None:
+        try:
+            await self.list_models()
+        except APIError as exc:
+            self._list_failed(exc)
 
     @property
     def http_client(self) -> httpx.AsyncClient:

@@ -268,3 +268,57 @@ def test_auto_format_uses_the_model_list(juhe_emulator: Emulator) -> None:
         "/v1/chat/completions",
     ]
     assert all(r.finish_reason == "stop" for r in results)
+
+
+HOUSE_MODELS = [
+    {"id": "house-claude", "owned_by": "custom", "supported_endpoint_types": ["anthropic"]},
+    {"id": "house-gemini", "owned_by": "custom", "supported_endpoint_types": ["gemini", "openai"]},
+    {"id": "claude-via-openai", "owned_by": "custom", "supported_endpoint_types": ["openai"]},
+]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_auto_format_reads_the_model_list_once_by_itself(kind: str) -> None:
+    """Names that say nothing (or the wrong thing): only the model list knows the format."""
+    models = ("house-claude", "house-gemini", "claude-via-openai")
+
+    def op_sync(client: JuheClient) -> None:
+        for model in models:
+            client.chat(ChatRequest(model, QUESTION), api_format="auto")
+        with client.chat_stream(ChatRequest(models[0], QUESTION), api_format="auto") as s:
+            list(s)
+
+    async def op_async(client: AsyncJuheClient) -> None:
+        for model in models:
+            await client.chat(ChatRequest(model, QUESTION), api_format="auto")
+        async with await client.chat_stream(
+            ChatRequest(models[0], QUESTION), api_format="auto"
+        ) as s:
+            async for _ in s:
+                pass
+
+    with Emulator(models=HOUSE_MODELS) as emu:
+        run(kind, emu, op_sync if kind == "sync" else op_async)
+        paths = [r.path for r in emu.requests]
+    assert paths[0] == "/v1/models"  # fetched by the first "auto" call, once
+    assert paths[1] == "/v1/messages"
+    assert paths[2].startswith("/v1beta/models/house-gemini:")
+    assert paths[3:] == ["/v1/chat/completions", "/v1/messages"]
+
+
+def test_auto_format_falls_back_to_names_when_the_list_cannot_be_read(
+    juhe_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    juhe_emulator.enqueue(Fault(500), path="/v1/models")
+    with JuheClient(
+        api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url, max_retries=0
+    ) as client:
+        result = client.chat(ChatRequest(FORMATS["anthropic"], QUESTION), api_format="auto")
+        client.chat(ChatRequest(FORMATS["anthropic"], QUESTION), api_format="auto")
+    assert result.finish_reason == "stop"
+    assert [r.path for r in juhe_emulator.requests] == [
+        "/v1/models",
+        "/v1/messages",
+        "/v1/messages",
+    ]  # one failed try at the list, never again
+    assert "model list could not be read (InternalServerError)" in caplog.text
