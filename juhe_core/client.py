@@ -48,6 +48,7 @@ from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for, resolve_form
 from juhe_core.wire.embeddings import (
     EMBEDDINGS_PATH,
     EmbeddingResult,
+    check_texts,
     decode_embeddings_response,
     encode_embeddings_request,
 )
@@ -129,6 +130,7 @@ def _plans(
 
 
 def _embed_batches(texts: Sequence[str], batch_size: int | None) -> list[Sequence[str]]:
+    check_texts(texts)  # all of them, before the first batch is sent
     size = batch_size or DEFAULT_EMBED_BATCH
     if size < 1:
         raise ConfigurationError(f"batch_size must be >= 1, got {size!r}")

@@ -21,6 +21,7 @@ from juhe_core.errors import APIError, UnsupportedFeatureError
 __all__ = [
     "EMBEDDINGS_PATH",
     "EmbeddingResult",
+    "check_texts",
     "decode_embeddings_response",
     "decode_vector",
     "encode_embeddings_request",
@@ -42,6 +43,16 @@ class EmbeddingResult:
     """Tokens counted for the inputs."""
 
 
+def check_texts(texts: Sequence[str]) -> None:
+    """UnsupportedFeatureError naming the first input (by its position) that is not a str."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise UnsupportedFeatureError(
+                f"embedding input {i} is a {type(text).__name__}, not a str; "
+                "only text can be embedded"
+            )
+
+
 def encode_embeddings_request(
     texts: Sequence[str],
     *,
@@ -51,12 +62,7 @@ def encode_embeddings_request(
     extra_body: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body for embedding ``texts``; UnsupportedFeatureError for non-strings."""
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise UnsupportedFeatureError(
-                f"embedding input {i} is a {type(text).__name__}, not a str; "
-                "only text can be embedded"
-            )
+    check_texts(texts)
     body: dict[str, Any] = {
         "model": model,
         "input": list(texts),

@@ -75,6 +75,9 @@ def test_empty_and_bad_inputs(both: Both, emu: Emulator) -> None:
         embed(both, model, ["ok", 42])
     with pytest.raises(UnsupportedFeatureError, match="takes a str"):
         model.embed_query(["x"])  # type: ignore[arg-type]
+    small = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key, chunk_size=2)
+    with pytest.raises(UnsupportedFeatureError, match="input 3 is a int"):
+        embed(both, small, ["a", "b", "c", 5])  # in the second batch: found before the first
     assert emu.requests == []
 
 
