@@ -77,7 +77,11 @@ def _emulator(args: argparse.Namespace) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="juhe", description="Talk to the Juhe API relay.")
-    parser.add_argument("--api-key", help="API key (default: $JUHE_API_KEY)")
+    parser.add_argument(
+        "--api-key",
+        help="API key (default: $JUHE_API_KEY; prefer the variable: a flag shows in the "
+        "process list)",
+    )
     parser.add_argument(
         "--base-url", help="root URL (default: $JUHE_BASE_URL or https://api.juheai.top)"
     )
