@@ -523,7 +523,7 @@ RAW_BOUNDED = "httpx raw, bounded pool of 100 (prototype)"
 BURST_ROWS = (
     Row(RAW_BOUNDED, raw_chat("openai", (100, 100), pool="bounded")),
     Row(
-        "httpx raw, pool 100/100 (juhe_core's limits)",
+        "httpx raw, one pool of 100/100 (juhe_core's total, unsharded)",
         raw_chat("openai", (100, 100)),
         RAW_BOUNDED,
         quick=False,
@@ -550,13 +550,13 @@ BURST_ROWS = (
     Row("Juhe [openai]", juhe_llm("openai"), RAW_BOUNDED, "OpenAILike", ours=True),
     Row("Juhe [anthropic]", juhe_llm("anthropic"), RAW_BOUNDED, "OpenAILike", ours=True),
     Row(
-        "ChatJuhe [openai] on the bounded pool (proposed fix)",
+        "ChatJuhe [openai] on the bench's bounded pool (comparison)",
         chat_juhe("openai", bounded=True),
         RAW_BOUNDED,
         "ChatOpenAI",
     ),
     Row(
-        "Juhe [openai] on the bounded pool (proposed fix)",
+        "Juhe [openai] on the bench's bounded pool (comparison)",
         juhe_llm("openai", bounded=True),
         RAW_BOUNDED,
         "OpenAILike",
@@ -566,7 +566,7 @@ BURST_ROWS = (
 httpcore 1.0.9's per-event O(pool²) scan; the pool variants show why."""
 
 RAW_E = "httpx raw (1,000/request, base64)"
-JUHE_EMBEDDINGS_1000 = "JuheEmbeddings, chunk_size=1000 (proposed default)"
+JUHE_EMBEDDINGS_1000 = "JuheEmbeddings, chunk_size=1000 set explicitly (the default)"
 EMBED_ROWS = (
     Row(RAW_E, lambda url, model: RawEmbed(url, model)),
     Row("juhe_core", lambda url, model: CoreEmbed(url, model), RAW_E, ours=True),
@@ -581,7 +581,7 @@ EMBED_ROWS = (
     Row("OpenAIEmbedding (llama-index)", openai_embedding, RAW_E),
     Row("JuheEmbedding", juhe_embedding, RAW_E, "OpenAIEmbedding (llama-index)", ours=True),
     Row(
-        "JuheEmbedding on the bounded pool (proposed fix)",
+        "JuheEmbedding on the bench's bounded pool (comparison)",
         lambda url, model: juhe_embedding(url, model, async_http_client=bounded_client(100)),
         RAW_E,
         "OpenAIEmbedding (llama-index)",

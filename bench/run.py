@@ -89,6 +89,12 @@ IMPORTS = (
         "langchain_core.language_models",
         "langchain_openai",
     ),
+    (
+        "ChatJuhe",
+        "from langchain_juhe import ChatJuhe",
+        "langchain_core.language_models",
+        "langchain_openai",
+    ),
     ("llama_index.core.llms", "import llama_index.core.llms", None, None),
     (
         "llama_index.llms.openai_like",
@@ -185,15 +191,19 @@ def section_imports(cfg: dict[str, Any]) -> Section:
     lines = md_table([*header, "spread", "errors", "modules loaded"], rows)
     lines += ["", noise_line(list(s.values()))]
     targets = [
+        # What users pay: the package itself is lazy, so the class is the honest figure.
         _over_target(
-            "(a) `import langchain_juhe`", s, "langchain_juhe", "langchain_core.language_models"
+            "(a) `from langchain_juhe import ChatJuhe`",
+            s,
+            "ChatJuhe",
+            "langchain_core.language_models",
         ),
         _over_target(
             "(a) `import llama_index_juhe`", s, "llama_index_juhe", "llama_index.core.llms"
         ),
     ]
     floor = _over_target(
-        "(a, beyond the issue) `import langchain_juhe`", s, "langchain_juhe", "BaseChatModel"
+        "(a, beyond the issue) `from langchain_juhe import ChatJuhe`", s, "ChatJuhe", "BaseChatModel"
     )
     floor.rule = "≤ `from langchain_core.language_models import BaseChatModel` + 150 ms"
     targets.append(floor)
@@ -403,8 +413,7 @@ def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
     pool = _pool_size()
     targets = []
     for row in (r for r in clients.BURST_ROWS if r.name in rows):
-        fix = "proposed fix" in row.name
-        if not (row.ours or fix) or row.name.startswith("juhe_core"):
+        if not row.ours or row.name.startswith("juhe_core"):
             continue
         summary = s[row.name]
         wall = summary.max_of(lambda x: x.value)
@@ -418,7 +427,7 @@ def section_burst(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
         )
         got = f"worst {fmt(wall, 2)} s, {summary.errors} errors, {fmt(opened)} connections"
         rule = f"≤ {BURST_TARGET_S} s, 0 errors, ≤ {pool} connections (the pool size)"
-        label = f"(d{', not yet in juhe_core' if fix else ''}) {row.name}, 1,000 concurrent"
+        label = f"(d) {row.name}, 1,000 concurrent"
         targets.append(Target(label, rule, got, ok))
     return lines + error_notes(s), targets
 
