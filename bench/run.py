@@ -203,7 +203,10 @@ def section_imports(cfg: dict[str, Any]) -> Section:
         ),
     ]
     floor = _over_target(
-        "(a, beyond the issue) `from langchain_juhe import ChatJuhe`", s, "ChatJuhe", "BaseChatModel"
+        "(a, beyond the issue) `from langchain_juhe import ChatJuhe`",
+        s,
+        "ChatJuhe",
+        "BaseChatModel",
     )
     floor.rule = "≤ `from langchain_core.language_models import BaseChatModel` + 150 ms"
     targets.append(floor)
