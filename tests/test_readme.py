@@ -41,3 +41,26 @@ def test_readme_block_runs(
     assert capsys.readouterr().out.strip()
     # blocks talk to the fixture's emulator, except the one that starts its own
     assert juhe_emulator.requests or "with Emulator() as emu" in code
+
+
+SHELL_BLOCKS = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_the_shell_commands_name_real_targets_and_extras() -> None:
+    """The bash blocks are checked, not run (they install from PyPI): every ``make``
+    target exists, every extra is declared, and CI runs the README's test command."""
+    tomllib = pytest.importorskip("tomllib")  # 3.11+
+
+    root = README.parent
+    text = "\n".join(SHELL_BLOCKS)
+    targets = set(re.findall(r"^make (\w+)", text, flags=re.M))
+    assert targets == {"demo", "test"}
+    makefile = (root / "Makefile").read_text()
+    assert all(re.search(rf"^{t}:", makefile, flags=re.M) for t in targets)
+    extras = set(re.findall(r'pip install "juhe-integrations\[([\w-]+)\]"', text))
+    assert extras == {"langchain", "llama-index", "all"}
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert extras <= set(declared["optional-dependencies"])
+    assert declared["name"] == "juhe-integrations"
+    ci = (root / ".ci" / "run").read_text()
+    assert re.search(r"^\s*(exec )?make test\b", ci, flags=re.M), "CI must run `make test`"
