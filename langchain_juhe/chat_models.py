@@ -48,6 +48,7 @@ from langchain_juhe._binding import (
     structured_output_parser,
 )
 from langchain_juhe._clients import ClientCache, without_key
+from langchain_juhe._peer_names import rename_peer_names
 
 __all__ = ["ChatJuhe"]
 
@@ -243,17 +244,21 @@ class ChatJuhe(BaseChatModel):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """Your own ``httpx.AsyncClient``, used as given for async calls."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    # Errors never echo the input: it may hold the key (a before-validator sees all fields).
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
     @classmethod
     def _build_model_kwargs(cls, values: Any) -> Any:
-        """Move unknown constructor keywords into ``model_kwargs``, as ChatOpenAI does."""
+        """Move unknown constructor keywords into ``model_kwargs``, as ChatOpenAI does,
+        after renaming the peers' spellings (``openai_api_key``, ``request_timeout`` ...);
+        an unknown credential-like keyword is refused, never sent."""
         if not isinstance(values, dict):
             return values
         known = get_pydantic_field_names(cls)
+        values = rename_peer_names(values, known, "ChatJuhe")
         extra = dict(values.get("model_kwargs") or {})
         for name in [n for n in values if n not in known]:
             warnings.warn(

@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.settings import DEFAULT_TIMEOUT
 from langchain_juhe._clients import ClientCache, without_key
+from langchain_juhe._peer_names import rename_peer_names
 
 __all__ = ["JuheEmbeddings"]
 
@@ -113,9 +114,33 @@ class JuheEmbeddings(BaseModel, Embeddings):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """Your own ``httpx.AsyncClient`` for async calls."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        hide_input_in_errors=True,  # errors never echo the input: it may hold the key
+    )
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _peer_names(cls, values: Any) -> Any:
+        """OpenAIEmbeddings' spellings (``openai_api_key``, ``openai_api_base``,
+        ``request_timeout``) are renamed; ``check_embedding_ctx_length=False`` is accepted
+        (we never tokenise: texts are always sent as strings); other unknown keywords fail."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        if values.get("check_embedding_ctx_length", False) is False:
+            values.pop("check_embedding_ctx_length", None)
+        else:
+            raise ValueError(
+                "check_embedding_ctx_length=True is not supported: texts are sent as strings, "
+                "never split into tokens"
+            )
+        known = {n for name, f in cls.model_fields.items() for n in (name, f.alias) if n}
+        return rename_peer_names(values, known, "JuheEmbeddings")
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -151,8 +176,12 @@ class JuheEmbeddings(BaseModel, Embeddings):
         """Close the async client's pooled connections (``http_async_client`` stays open)."""
         await self._clients.aclose()
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts; one vector per text, in order. ``[]`` gives ``[]``."""
+    def embed_documents(self, texts: list[str], chunk_size: int | None = None) -> list[list[float]]:
+        """Embed texts; one vector per text, in order. ``[]`` gives ``[]``.
+
+        ``chunk_size``: inputs per request for this call (default: the field), as in
+        ``OpenAIEmbeddings.embed_documents``.
+        """
         texts = _check_texts(texts)
         if not texts:
             return []
@@ -161,7 +190,7 @@ class JuheEmbeddings(BaseModel, Embeddings):
                 texts,
                 model=self.model,
                 dimensions=self.dimensions,
-                batch_size=self.chunk_size,
+                batch_size=_chunk_size(chunk_size, self.chunk_size),
                 on_batch=on_batch,
             )
         return result.vectors
@@ -172,8 +201,11 @@ class JuheEmbeddings(BaseModel, Embeddings):
             raise UnsupportedFeatureError(f"embed_query takes a str, not {type(text).__name__}")
         return self.embed_documents([text])[0]
 
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts with up to ``max_concurrency`` requests in flight."""
+    async def aembed_documents(
+        self, texts: list[str], chunk_size: int | None = None
+    ) -> list[list[float]]:
+        """Embed texts with up to ``max_concurrency`` requests in flight (``chunk_size``:
+        see ``embed_documents``)."""
         texts = _check_texts(texts)
         if not texts:
             return []
@@ -182,7 +214,7 @@ class JuheEmbeddings(BaseModel, Embeddings):
                 texts,
                 model=self.model,
                 dimensions=self.dimensions,
-                batch_size=self.chunk_size,
+                batch_size=_chunk_size(chunk_size, self.chunk_size),
                 max_concurrency=self.max_concurrency,
                 on_batch=on_batch,
             )
@@ -193,3 +225,11 @@ class JuheEmbeddings(BaseModel, Embeddings):
         if not isinstance(text, str):
             raise UnsupportedFeatureError(f"embed_query takes a str, not {type(text).__name__}")
         return (await self.aembed_documents([text]))[0]
+
+
+def _chunk_size(per_call: int | None, default: int) -> int:
+    if per_call is None:
+        return default
+    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call < 1:
+        raise UnsupportedFeatureError(f"chunk_size must be an int >= 1, got {per_call!r}")
+    return per_call

@@ -256,7 +256,7 @@ class JuheToolkit(BaseToolkit):
     media_in_content: bool = False
     """Give images/audio to the model too (see ``JuheTool.media_in_content``)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, hide_input_in_errors=True)
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
     _spare: AsyncJuheClient | None = PrivateAttr(default=None)

@@ -317,3 +317,46 @@ def test_readme_examples_run(
     namespace: dict[str, Any] = {}
     exec(compile(code, str(README), "exec"), namespace)
     assert emulator_env.requests, "the example made no request"
+
+
+def test_peer_parameter_names_are_renamed_and_the_key_never_goes_into_the_body(
+    emu: Emulator,
+) -> None:
+    """Code moving from ChatOpenAI / ChatAnthropic / ChatGoogleGenerativeAI keeps its
+    keyword spellings; a key under any of them authenticates and is never sent as data."""
+    import warnings
+
+    from langchain_core.load import dumps
+
+    for key_name, base_name, timeout_name, max_name in (
+        ("openai_api_key", "openai_api_base", "request_timeout", "max_completion_tokens"),
+        (
+            "anthropic_api_key",
+            "anthropic_api_url",
+            "default_request_timeout",
+            "max_tokens_to_sample",
+        ),
+        ("google_api_key", "base_url", "timeout", "max_output_tokens"),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # renamed, not moved into model_kwargs
+            llm = ChatJuhe(
+                **{key_name: emu.api_key, base_name: emu.base_url, timeout_name: 7, max_name: 5}
+            )
+        assert (llm.timeout, llm.max_tokens, llm.model_kwargs) == (7, 5, {})
+        assert llm.invoke("hi").text
+        sent = emu.requests[-1]
+        assert emu.api_key not in str(sent.json)
+        assert emu.api_key not in repr(llm) + str(llm) + dumps(llm)
+
+
+def test_an_unknown_credential_keyword_is_refused_not_sent(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="no parameter 'azure_api_key'") as caught:
+        ChatJuhe(azure_api_key="sk-secret-123", api_key=emu.api_key)
+    assert "sk-secret-123" not in str(caught.value)
+    with pytest.raises(ValueError, match="api_key given twice"):
+        ChatJuhe(api_key=emu.api_key, openai_api_key=emu.api_key)
+    with pytest.warns(UserWarning, match="prompt_cache_key is not a ChatJuhe parameter"):
+        llm = ChatJuhe(api_key=emu.api_key, base_url=emu.base_url, prompt_cache_key="c1")
+    llm.invoke("hi")
+    assert emu.requests[-1].json["prompt_cache_key"] == "c1"  # a real body field still goes

@@ -113,3 +113,25 @@ def test_show_progress_bar(emu: Emulator, capsys: pytest.CaptureFixture[str]) ->
     quiet = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key)
     quiet.embed_documents(TEXTS)
     assert "Embedding" not in capsys.readouterr().err
+
+
+def test_openai_embeddings_spellings_and_per_call_chunk_size(emu: Emulator) -> None:
+    model = JuheEmbeddings(
+        openai_api_key=emu.api_key,
+        openai_api_base=emu.base_url,
+        request_timeout=9,
+        check_embedding_ctx_length=False,  # what relay users of OpenAIEmbeddings set
+    )
+    assert model.timeout == 9
+    assert len(model.embed_documents(["a", "b", "c"], chunk_size=1)) == 3
+    assert [len(r.json["input"]) for r in emu.requests] == [1, 1, 1]
+    assert len(asyncio.run(model.aembed_documents(["a", "b", "c"], chunk_size=2))) == 3
+    assert [len(r.json["input"]) for r in emu.requests[3:]] == [2, 1]
+    assert emu.api_key not in repr(model)
+    with pytest.raises(UnsupportedFeatureError, match="chunk_size must be an int >= 1"):
+        model.embed_documents(["a"], chunk_size=0)
+    with pytest.raises(ValueError, match="check_embedding_ctx_length=True is not supported"):
+        JuheEmbeddings(api_key=emu.api_key, check_embedding_ctx_length=True)
+    with pytest.raises(ValueError, match="no parameter 'azure_api_key'") as caught:
+        JuheEmbeddings(azure_api_key="sk-secret-123")
+    assert "sk-secret-123" not in str(caught.value)
