@@ -61,9 +61,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+def _as_timeout(value: float | httpx.Timeout | tuple[float, float] | None) -> httpx.Timeout:
     if isinstance(value, httpx.Timeout):
         return value
+    if isinstance(value, tuple):  # (connect, read), as ChatOpenAI's request_timeout takes
+        if len(value) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in value):
+            raise ConfigurationError(f"a timeout tuple is (connect, read) seconds, got {value!r}")
+        return httpx.Timeout(value[1], connect=value[0])
+    if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+        raise ConfigurationError(f"timeout must be seconds, an httpx.Timeout or None: {value!r}")
     if value is not None and value <= 0:
         raise ConfigurationError(f"timeout must be positive, got {value!r}")
     return httpx.Timeout(value)
@@ -95,7 +101,7 @@ class Settings:
         *,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | tuple[float, float] | None = DEFAULT_TIMEOUT,
         max_retries: int | None = None,
         default_headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,

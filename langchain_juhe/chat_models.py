@@ -221,8 +221,9 @@ class ChatJuhe(BaseChatModel):
     """Return token log probabilities (in ``response_metadata["logprobs"]``)."""
     top_logprobs: int | None = None
     """Alternatives per token with ``logprobs``."""
-    timeout: float | None = DEFAULT_TIMEOUT
-    """Seconds per request (connect, read, write); None waits forever."""
+    timeout: float | httpx.Timeout | tuple[float, float] | None = DEFAULT_TIMEOUT
+    """Seconds per request (connect, read, write), an ``httpx.Timeout``, or a
+    ``(connect, read)`` tuple; None waits forever."""
     max_retries: int | None = None
     """Retries of failed requests (default 2; 0 disables)."""
     streaming: bool = False

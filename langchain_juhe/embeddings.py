@@ -101,8 +101,9 @@ class JuheEmbeddings(BaseModel, Embeddings):
     """API key; defaults to ``JUHE_API_KEY``."""
     base_url: str | None = Field(default_factory=from_env("JUHE_BASE_URL", default=None))
     """Root URL; defaults to ``JUHE_BASE_URL``, else ``https://api.juheai.top``."""
-    timeout: float | None = DEFAULT_TIMEOUT
-    """Seconds per request; None waits forever."""
+    timeout: float | httpx.Timeout | tuple[float, float] | None = DEFAULT_TIMEOUT
+    """Seconds per request, an ``httpx.Timeout``, or a ``(connect, read)`` tuple; None
+    waits forever."""
     max_retries: int | None = None
     """Retries of failed requests (default 2; 0 disables)."""
     default_headers: dict[str, str] | None = None

@@ -121,3 +121,18 @@ def test_key_never_pickled_and_read_again_from_env(monkeypatch: pytest.MonkeyPat
     )
     monkeypatch.setenv("JUHE_API_KEY", "sk-fromenv")
     assert pickle.loads(blob).require_key() == "sk-fromenv"
+
+
+def test_timeout_spellings() -> None:
+    import httpx
+
+    from juhe_core.errors import ConfigurationError
+    from juhe_core.settings import Settings
+
+    assert Settings.resolve(api_key="k", timeout=(2, 30)).timeout == httpx.Timeout(30, connect=2)
+    assert Settings.resolve(api_key="k", timeout=None).timeout == httpx.Timeout(None)
+    given = httpx.Timeout(5, read=50)
+    assert Settings.resolve(api_key="k", timeout=given).timeout is given
+    for bad in ((1, 2, 3), (0, 5), "30", True, -1):
+        with pytest.raises(ConfigurationError, match="timeout"):
+            Settings.resolve(api_key="k", timeout=bad)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import asyncio
 import math
 from typing import Any
 
+import httpx
 import pytest
 
 from juhe_core.errors import UnsupportedFeatureError
@@ -135,3 +136,39 @@ def test_openai_embeddings_spellings_and_per_call_chunk_size(emu: Emulator) -> N
     with pytest.raises(ValueError, match="no parameter 'azure_api_key'") as caught:
         JuheEmbeddings(azure_api_key="sk-secret-123")
     assert "sk-secret-123" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "timeout", [0.3, httpx.Timeout(0.3), (5.0, 0.3)], ids=["seconds", "httpx", "tuple"]
+)
+def test_timeout_in_every_spelling_fires_and_retries_are_honoured(
+    emu: Emulator, timeout: Any
+) -> None:
+    from juhe_core.errors import APITimeoutError
+    from juhe_core.testing import Fault, Reply
+
+    model = JuheEmbeddings(
+        base_url=emu.base_url, api_key=emu.api_key, timeout=timeout, max_retries=0
+    )
+    emu.enqueue(Reply(delay=2.0))
+    with pytest.raises(APITimeoutError):
+        model.embed_query("slow")
+    retrying = JuheEmbeddings(base_url=emu.base_url, api_key=emu.api_key, max_retries=1)
+    emu.enqueue(Fault(500))
+    assert len(retrying.embed_query("once more")) > 0  # the 500 was retried
+    assert sum(r.json["input"] == ["once more"] for r in emu.requests) == 2
+
+
+def test_default_headers_and_your_own_http_client_are_used(emu: Emulator) -> None:
+    seen: list[httpx.Request] = []
+    client = httpx.Client(event_hooks={"request": [seen.append]})
+    model = JuheEmbeddings(
+        base_url=emu.base_url,
+        api_key=emu.api_key,
+        default_headers={"X-Trace": "t-1"},
+        http_client=client,
+    )
+    model.embed_query("hello")
+    assert len(seen) == 1 and seen[0].headers["x-trace"] == "t-1"
+    assert emu.requests[-1].headers["x-trace"] == "t-1"
+    client.close()
