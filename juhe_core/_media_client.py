@@ -49,7 +49,8 @@ class MediaMethods:
         style: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Generate images (``/v1/images/generations``)."""
+        """Generate images (``/v1/images/generations``); gpt-image models always answer bytes
+        and are sent no ``response_format`` (``url`` from them is UnsupportedFeatureError)."""
         return self._run(
             _ops.generate_images(
                 prompt,
@@ -73,7 +74,8 @@ class MediaMethods:
         size: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Edit or extend images (multipart ``/v1/images/edits``)."""
+        """Edit or extend images (multipart ``/v1/images/edits``); ``response_format`` as for
+        ``generate_images``."""
         return self._run(
             _ops.edit_images(
                 prompt,
@@ -218,7 +220,8 @@ class AsyncMediaMethods:
         style: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Generate images (``/v1/images/generations``)."""
+        """Generate images (``/v1/images/generations``); gpt-image models always answer bytes
+        and are sent no ``response_format`` (``url`` from them is UnsupportedFeatureError)."""
         return await self._run(
             _ops.generate_images(
                 prompt,
@@ -242,7 +245,8 @@ class AsyncMediaMethods:
         size: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Edit or extend images (multipart ``/v1/images/edits``)."""
+        """Edit or extend images (multipart ``/v1/images/edits``); ``response_format`` as for
+        ``generate_images``."""
         return await self._run(
             _ops.edit_images(
                 prompt,

@@ -61,6 +61,23 @@ def test_generate_images_url_and_bytes(juhe_emulator: Emulator, kind: str) -> No
     assert inline.images[0].data != inline.images[1].data
 
 
+def test_gpt_image_answers_bytes_without_response_format(
+    juhe_emulator: Emulator, kind: str
+) -> None:
+    fmt = "b64_json"
+    generated = run(
+        kind,
+        juhe_emulator,
+        lambda c: c.generate_images("a fox", model="gpt-image-1", response_format=fmt),
+    )
+    assert "response_format" not in juhe_emulator.requests[-1].json
+    edited = run(
+        kind, juhe_emulator, lambda c: c.edit_images("a hat", [png("a")], response_format=fmt)
+    )
+    assert b'name="response_format"' not in juhe_emulator.requests[-1].body
+    assert generated.images[0].data and edited.images[0].data
+
+
 def test_generate_images_validation_is_typed(juhe_emulator: Emulator, kind: str) -> None:
     with pytest.raises(BadRequestError, match="n=1"):
         run(kind, juhe_emulator, lambda c: c.generate_images("x", n=2))
