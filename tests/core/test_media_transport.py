@@ -6,6 +6,7 @@ Each test body runs on ``JuheClient`` and on ``AsyncJuheClient``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +19,12 @@ from juhe_core.errors import (
     BadRequestError,
     RateLimitError,
     TaskFailedError,
+    TaskNeedsModalError,
     UnsupportedFeatureError,
 )
 from juhe_core.testing import Emulator, Fault, Reply
 from juhe_core.testing._media import png
+from juhe_core.wire.midjourney import MidjourneyTask
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -204,6 +207,50 @@ def _wait(c: Any, prompt: str, timeout: float) -> Any:
         return await c.wait_task(await c.imagine(prompt), timeout=timeout, poll_interval=POLL)
 
     return go()
+
+
+def _scripted_wait(
+    kind: str, emu: Emulator, statuses: list[str], timeout: float, interval: float
+) -> tuple[Any, float]:
+    """Wait for task ``42`` whose fetches answer ``statuses`` in turn; (outcome, seconds)."""
+    bodies = [{"id": "42", "status": s, "progress": "45%"} for s in statuses]
+    emu.enqueue(*(Reply(body=b) for b in bodies), path="/mj/task/42/fetch")
+    start = time.monotonic()
+    try:
+        outcome: Any = run(
+            kind, emu, lambda c: c.wait_task("42", timeout=timeout, poll_interval=interval)
+        )
+    except (APITimeoutError, TaskNeedsModalError) as exc:
+        outcome = exc
+    return outcome, time.monotonic() - start
+
+
+def _fetches(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests if r.path.endswith("/fetch"))
+
+
+def test_wait_polls_once_more_at_the_deadline(juhe_emulator: Emulator, kind: str) -> None:
+    # Polls at 0 and 0.2 s; the next backoff (0.3 s) would pass the 0.3 s deadline, so the
+    # last sleep is cut to 0.1 s and the poll at the deadline sees the task finished.
+    statuses = ["IN_PROGRESS", "IN_PROGRESS", "SUCCESS"]
+    task, seconds = _scripted_wait(kind, juhe_emulator, statuses, timeout=0.3, interval=0.2)
+    assert isinstance(task, MidjourneyTask) and task.status == "SUCCESS"
+    assert _fetches(juhe_emulator) == 3 and 0.3 <= seconds < 2
+
+
+def test_wait_gives_up_at_the_deadline_not_before(juhe_emulator: Emulator, kind: str) -> None:
+    statuses = ["IN_PROGRESS"] * 3
+    error, seconds = _scripted_wait(kind, juhe_emulator, statuses, timeout=0.3, interval=0.2)
+    assert isinstance(error, APITimeoutError) and "within 0.3 s" in str(error)
+    assert _fetches(juhe_emulator) == 3 and 0.3 <= seconds < 2
+    assert juhe_emulator.pending == 0
+
+
+def test_a_task_in_modal_stops_the_wait(juhe_emulator: Emulator, kind: str) -> None:
+    error, seconds = _scripted_wait(kind, juhe_emulator, ["MODAL"], timeout=5, interval=0.05)
+    assert isinstance(error, TaskNeedsModalError) and isinstance(error, TaskFailedError)
+    assert (error.task_id, error.status) == ("42", "MODAL") and "modal(" in str(error)
+    assert _fetches(juhe_emulator) == 1 and seconds < 2  # no polling until the timeout
 
 
 def test_scripted_codes_and_faults(juhe_emulator: Emulator, kind: str) -> None:
