@@ -6,6 +6,8 @@ Each test body runs on ``JuheClient`` and on ``AsyncJuheClient``.
 from __future__ import annotations
 
 import asyncio
+import base64
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +42,10 @@ def run(kind: str, emu: Emulator, op: Callable[[Any], Any]) -> Any:
     kwargs = {"api_key": emu.api_key, "base_url": emu.base_url, "max_retries": 0}
     if kind == "sync":
         with JuheClient(**kwargs) as client:
-            return op(client)
+            result = op(client)
+            # A flow written once for both clients (``ready`` above) is a coroutine here
+            # too; its sync calls simply block inside it.
+            return asyncio.run(result) if asyncio.iscoroutine(result) else result
 
     async def main() -> Any:
         async with AsyncJuheClient(**kwargs) as client:
@@ -161,28 +166,80 @@ def test_imagine_and_wait_with_progress(juhe_emulator: Emulator, kind: str) -> N
     assert httpx.get(task.image_url).content.startswith(b"\x89PNG")
 
 
-def _finished(c: JuheClient, prompt: str) -> Any:
-    return c.wait_task(c.imagine(prompt), poll_interval=POLL)
+async def ready(value: Any) -> Any:
+    """``value``, awaited when the async client returned a coroutine."""
+    return await value if inspect.isawaitable(value) else value
 
 
-def test_fetch_list_seed_and_actions(juhe_emulator: Emulator) -> None:
-    with JuheClient(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url) as c:
-        parent = _finished(c, "a fox")
-        assert c.fetch_task(parent.id).id == parent.id
-        assert [t.id for t in c.list_tasks([parent.id, "missing"])] == [parent.id]
-        assert c.image_seed(parent.id).isdigit()
-        upscaled = c.wait_task(
-            c.mj_action(parent.id, parent.buttons[0].custom_id), poll_interval=POLL
-        )
+async def wait(c: Any, submitted: Any) -> Any:
+    """The finished task of a submit (an id, or the async client's coroutine of one)."""
+    return await ready(c.wait_task(await ready(submitted), poll_interval=POLL))
+
+
+def test_fetch_list_seed_and_actions(juhe_emulator: Emulator, kind: str) -> None:
+    async def flow(c: Any) -> None:
+        parent = await wait(c, c.imagine("a fox"))
+        assert (await ready(c.fetch_task(parent.id))).id == parent.id
+        listed = await ready(c.list_tasks([parent.id, "missing"]))
+        assert [t.id for t in listed] == [parent.id]
+        assert (await ready(c.image_seed(parent.id))).isdigit()
+        upscaled = await wait(c, c.mj_action(parent.id, parent.buttons[0].custom_id))
         assert upscaled.action == "UPSCALE" and upscaled.prompt == "a fox"
-        described = c.wait_task(c.describe(png("ref")), poll_interval=POLL)
+        described = await wait(c, c.describe(png("ref")))
         assert described.action == "DESCRIBE" and described.prompt.startswith("1️⃣")
-        blended = c.wait_task(c.blend([png("a"), png("b")]), poll_interval=POLL)
+        blended = await wait(c, c.blend([png("a"), png("b")]))
         assert blended.action == "BLEND"
-        modal = c.wait_task(c.modal(blended.id, prompt="more red"), poll_interval=POLL)
+        modal = await wait(c, c.modal(blended.id, prompt="more red", mask=png("mask")))
         assert modal.prompt == "more red"
-        assert c.imagine("x", mode="mj-fast").isdigit()
+        sent = next(r for r in juhe_emulator.requests if r.path == "/mj/submit/modal").json
+        assert sent["taskId"] == blended.id and sent["maskBase64"].startswith("data:image/png")
+        assert (await ready(c.imagine("x", mode="mj-fast"))).isdigit()
         assert juhe_emulator.requests[-1].path == "/mj-fast/mj/submit/imagine"
+        await ready(c.mj_action(parent.id, parent.buttons[1].custom_id, mode="mj-relax"))
+        assert juhe_emulator.requests[-1].path == "/mj-relax/mj/submit/action"
+
+    run(kind, juhe_emulator, flow)
+
+
+def _submit_body(action: str, parent: Any) -> dict[str, Any]:
+    """A body for ``mj_submit(action, ...)``; ``parent``: a finished task (action, modal)."""
+    if action == "action":
+        return {"taskId": parent.id, "customId": parent.buttons[5].custom_id}  # V1
+    if action == "modal":
+        return {"taskId": parent.id, "prompt": "a fox, in red", "maskBase64": None}
+    data_urls = [f"data:image/png;base64,{base64.b64encode(png(n)).decode()}" for n in "ab"]
+    return {
+        "imagine": {"prompt": "a fox", "botType": "NIJI_JOURNEY", "notifyHook": None},
+        "describe": {"base64": data_urls[0], "botType": "MID_JOURNEY"},
+        "blend": {"base64Array": data_urls, "dimensions": "PORTRAIT"},
+    }[action]
+
+
+@pytest.mark.parametrize(
+    ("action", "task_action"),
+    [
+        ("imagine", "IMAGINE"),
+        ("action", "VARIATION"),
+        ("describe", "DESCRIBE"),
+        ("blend", "BLEND"),
+        ("modal", "MODAL"),
+    ],
+)
+@pytest.mark.parametrize("mode", [None, "mj-fast"])
+def test_mj_submit_every_kind(
+    juhe_emulator: Emulator, kind: str, action: str, task_action: str, mode: str | None
+) -> None:
+    async def flow(c: Any) -> Any:
+        parent = await wait(c, c.imagine("a fox")) if action in ("action", "modal") else None
+        body = _submit_body(action, parent)
+        task_id = await ready(c.mj_submit(action, body, mode=mode))
+        sent = juhe_emulator.requests[-1]
+        assert sent.path == (f"/{mode}" if mode else "") + f"/mj/submit/{action}"
+        assert sent.json == {k: v for k, v in body.items() if v is not None}  # None left out
+        return await wait(c, task_id)
+
+    task = run(kind, juhe_emulator, flow)
+    assert task.status == "SUCCESS" and task.action == task_action
 
 
 def test_failure_timeout_and_codes(juhe_emulator: Emulator, kind: str) -> None:
