@@ -1,7 +1,7 @@
 """Media, moderation, balance and Midjourney methods of ``JuheClient`` / ``AsyncJuheClient``.
 
 Mixins over the (call, decoder) pairs of ``juhe_core._ops``: each method only sends and
-decodes; Midjourney ``wait`` shares its decisions (``task_outcome``, ``poll_delay``).
+decodes; Midjourney ``wait`` shares its decisions (``task_outcome``, ``wait_delay``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from juhe_core import _ops
 from juhe_core._transport import AsyncTransport, SyncTransport
 from juhe_core.errors import APITimeoutError
 from juhe_core.wire import media
-from juhe_core.wire.midjourney import MidjourneyTask, SubmitAction, poll_delay, task_outcome
+from juhe_core.wire.midjourney import MidjourneyTask, SubmitAction, task_outcome, wait_delay
 
 __all__ = ["AsyncMediaMethods", "MediaMethods"]
 
@@ -49,7 +49,8 @@ class MediaMethods:
         style: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Generate images (``/v1/images/generations``)."""
+        """Generate images (``/v1/images/generations``); gpt-image models always answer bytes
+        and are sent no ``response_format`` (``url`` from them is UnsupportedFeatureError)."""
         return self._run(
             _ops.generate_images(
                 prompt,
@@ -73,7 +74,8 @@ class MediaMethods:
         size: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Edit or extend images (multipart ``/v1/images/edits``)."""
+        """Edit or extend images (multipart ``/v1/images/edits``); ``response_format`` as for
+        ``generate_images``."""
         return self._run(
             _ops.edit_images(
                 prompt,
@@ -182,20 +184,22 @@ class MediaMethods:
         poll_interval: float = 2.0,
         on_progress: Progress | None = None,
     ) -> MidjourneyTask:
-        """Poll until the task succeeds (returned), fails (TaskFailedError) or ``timeout``
-        passes (APITimeoutError). ``on_progress`` sees every fetched state."""
-        deadline = time.monotonic() + timeout
-        for attempt in range(1_000_000):
+        """Poll until the task succeeds (returned), fails (TaskFailedError), stops in MODAL
+        (TaskNeedsModalError: submit ``modal`` and wait for the id it returns) or ``timeout``
+        passes (APITimeoutError, after a last poll at the deadline). ``on_progress`` sees
+        every fetched state."""
+        deadline, attempt = time.monotonic() + timeout, 0
+        while True:
             task = self.fetch_task(task_id)
             if on_progress is not None:
                 on_progress(task)
             if task_outcome(task) is not None:
                 return task
-            delay = poll_delay(attempt, initial=poll_interval)
-            if time.monotonic() + delay > deadline:
-                break
+            delay = wait_delay(attempt, deadline - time.monotonic(), initial=poll_interval)
+            if delay is None:
+                raise _timeout(task_id, timeout)
             time.sleep(delay)
-        raise _timeout(task_id, timeout)
+            attempt += 1
 
 
 class AsyncMediaMethods:
@@ -218,7 +222,8 @@ class AsyncMediaMethods:
         style: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Generate images (``/v1/images/generations``)."""
+        """Generate images (``/v1/images/generations``); gpt-image models always answer bytes
+        and are sent no ``response_format`` (``url`` from them is UnsupportedFeatureError)."""
         return await self._run(
             _ops.generate_images(
                 prompt,
@@ -242,7 +247,8 @@ class AsyncMediaMethods:
         size: str | None = None,
         response_format: _ops.ResponseFormat | None = None,
     ) -> media.ImageResult:
-        """Edit or extend images (multipart ``/v1/images/edits``)."""
+        """Edit or extend images (multipart ``/v1/images/edits``); ``response_format`` as for
+        ``generate_images``."""
         return await self._run(
             _ops.edit_images(
                 prompt,
@@ -354,17 +360,19 @@ class AsyncMediaMethods:
         poll_interval: float = 2.0,
         on_progress: Progress | None = None,
     ) -> MidjourneyTask:
-        """Poll until the task succeeds (returned), fails (TaskFailedError) or ``timeout``
-        passes (APITimeoutError). ``on_progress`` sees every fetched state."""
-        deadline = time.monotonic() + timeout
-        for attempt in range(1_000_000):
+        """Poll until the task succeeds (returned), fails (TaskFailedError), stops in MODAL
+        (TaskNeedsModalError: submit ``modal`` and wait for the id it returns) or ``timeout``
+        passes (APITimeoutError, after a last poll at the deadline). ``on_progress`` sees
+        every fetched state."""
+        deadline, attempt = time.monotonic() + timeout, 0
+        while True:
             task = await self.fetch_task(task_id)
             if on_progress is not None:
                 on_progress(task)
             if task_outcome(task) is not None:
                 return task
-            delay = poll_delay(attempt, initial=poll_interval)
-            if time.monotonic() + delay > deadline:
-                break
+            delay = wait_delay(attempt, deadline - time.monotonic(), initial=poll_interval)
+            if delay is None:
+                raise _timeout(task_id, timeout)
             await asyncio.sleep(delay)
-        raise _timeout(task_id, timeout)
+            attempt += 1

@@ -18,6 +18,8 @@ One shallow tree (in the manner of ``httpx._exceptions``)::
         ├── StreamError             malformed event, error event, or a stream that
         │                           ended without its terminal event / finish reason
         └── TaskFailedError         a Midjourney task ended in FAILURE (or was cancelled)
+            └── TaskNeedsModalError a Midjourney task stopped in MODAL: it waits for
+                                    ``/mj/submit/modal`` and will not finish by itself
 
 Errors are translated at exactly one boundary (``juhe_core._transport``): no httpx
 exception leaves ``juhe_core``. Every error pickles, and none ever contains the API key.
@@ -45,6 +47,7 @@ __all__ = [
     "RateLimitError",
     "StreamError",
     "TaskFailedError",
+    "TaskNeedsModalError",
     "UnsupportedFeatureError",
     "error_from_body",
     "error_from_response",
@@ -146,6 +149,16 @@ class TaskFailedError(APIError):
         self.task_id = task_id
         self.status = status
         self.fail_reason = fail_reason
+
+
+class TaskNeedsModalError(TaskFailedError):
+    """A Midjourney task is in MODAL: it waits for more input (a remix prompt, an inpaint
+    mask) sent with ``/mj/submit/modal`` (``client.modal(task_id, ...)``), and will not
+    move on by itself (juhe-api.md §6.3, §6.4). ``status`` is ``"MODAL"``.
+
+    A ``TaskFailedError`` because waiting will not bring a result; catch this class first
+    to submit the modal and wait for the task that answers it.
+    """
 
 
 class APIStatusError(APIError):

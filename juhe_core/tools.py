@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from juhe_core.client import AsyncJuheClient, JuheClient
-from juhe_core.wire.media import ImageResult
+from juhe_core.errors import UnsupportedFeatureError
+from juhe_core.wire.media import ImageResult, image_sizes
 from juhe_core.wire.midjourney import MidjourneyTask
 
 __all__ = ["TOOL_NAMES", "JuheTools", "ToolSpec"]
@@ -62,6 +63,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "output"
 
 
+def _size_schema(model: str) -> dict[str, Any]:
+    """The ``size`` argument for ``model``: only the sizes it takes (``IMAGE_SIZES``)."""
+    sizes = image_sizes(model)
+    if sizes is None:
+        return {**_STR, "description": "image size as WIDTHxHEIGHT, e.g. 1024x1024"}
+    return {**_STR, "enum": list(sizes), "description": "image size"}
+
+
 def _task_result(task: MidjourneyTask) -> dict[str, Any]:
     return {
         "task_id": task.id,
@@ -80,7 +89,10 @@ class JuheTools:
     Attributes:
         client / aclient: the sync and async clients the tools call.
         output_dir: where images and audio are written.
-        image_model, speech_model, voice, moderation_model: defaults the model cannot change.
+        image_model, edit_model, speech_model, voice, moderation_model: defaults the model
+            cannot change. ``generate_image`` offers only the sizes ``image_model`` takes
+            (``juhe_core.wire.media.IMAGE_SIZES``); images are asked for as bytes, which
+            gpt-image models send without being asked (they reject ``response_format``).
         mj_timeout / mj_poll_interval: how long and how often Midjourney waits poll.
         on_progress: called with every fetched Midjourney task state.
     """
@@ -116,6 +128,14 @@ class JuheTools:
             images.append(entry)
         return {"images": images}
 
+    def _checked_size(self, size: str) -> str:
+        sizes = image_sizes(self.image_model)
+        if sizes is not None and size not in sizes:
+            raise UnsupportedFeatureError(
+                f"size {size!r} is not one {self.image_model} takes: {', '.join(sizes)}"
+            )
+        return size
+
     @staticmethod
     def _read(path: str) -> bytes:
         file = Path(path)
@@ -128,7 +148,10 @@ class JuheTools:
     def generate_image(self, prompt: str, size: str = "1024x1024") -> dict[str, Any]:
         """Generate an image from a text prompt."""
         result = self.client.generate_images(
-            prompt, model=self.image_model, size=size, response_format="b64_json"
+            prompt,
+            model=self.image_model,
+            size=self._checked_size(size),
+            response_format="b64_json",
         )
         return self._images(result, prompt)
 
@@ -181,7 +204,10 @@ class JuheTools:
     async def agenerate_image(self, prompt: str, size: str = "1024x1024") -> dict[str, Any]:
         """Generate an image from a text prompt."""
         result = await self.aclient.generate_images(
-            prompt, model=self.image_model, size=size, response_format="b64_json"
+            prompt,
+            model=self.image_model,
+            size=self._checked_size(size),
+            response_format="b64_json",
         )
         return self._images(result, prompt)
 
@@ -241,11 +267,7 @@ class JuheTools:
                 _schema(
                     ["prompt"],
                     prompt={**_STR, "description": "what to draw"},
-                    size={
-                        **_STR,
-                        "enum": ["1024x1024", "1792x1024", "1024x1792"],
-                        "description": "image size",
-                    },
+                    size=_size_schema(self.image_model),
                 ),
                 self.generate_image,
                 self.agenerate_image,

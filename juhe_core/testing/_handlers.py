@@ -211,8 +211,8 @@ def _embedding_inputs(raw: Any) -> list[str | list[int]] | None:
     return out
 
 
-def _upstream_400(rid: str, message: str, param: str) -> Static:
-    inner = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+def _upstream_400(rid: str, message: str, param: str, code: str | None = None) -> Static:
+    inner = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
     return json_response(400, {"error": inner}, rid)
 
 

@@ -8,7 +8,10 @@ validation, then what the OpenAI upstream rejects (400, passed through with no r
 - Images: ``n`` images of at most 56×56 pixels (the requested size divided by 32), colours
   from the prompt (and, for edits, the input image). ``url`` answers point at
   ``/emulator/files/<id>.png`` on the emulator (no key needed); dall-e models answer ``url``
-  by default, gpt-image models ``b64_json``.
+  by default, gpt-image models always ``b64_json``. As OpenAI does, gpt-image models reject
+  a ``response_format`` field (400 ``unknown_parameter``, generations and edits alike), and
+  gpt-image-1 models any size but 1024x1024, 1536x1024, 1024x1536 and auto (400
+  ``invalid_value``); the relay passes these errors through (relay-behavior.md §3, §7).
 - Speech: see ``_media.speech`` for each format; the ``Content-Type`` is OpenAI's.
 - Moderation: keyword rules per category (``MODERATION_RULES``); a category is flagged when
   one of its phrases occurs in the text (case-insensitive, at a word start). The relay adds
@@ -28,7 +31,7 @@ from typing import Any
 
 from ._handlers import Response, _explicit, _fault, _script_error, _take, _upstream_400
 from ._media import SPEECH_TYPES, is_image, png, speech
-from ._multipart import parse_form
+from ._multipart import Form, UploadedFile, parse_form
 from ._relay import INVALID_JSON, NO_CHANNEL, NO_MODEL, header_pairs, middleware_error, relay_error
 from ._script import Fault, RecordedRequest, Reply, StreamFault
 from ._state import State, Static, json_response, response_headers
@@ -50,6 +53,7 @@ MAX_IMAGE_N = 10
 """The relay's ``dto.MaxImageN``."""
 _DALLE3_SIZES = ("1024x1024", "1024x1792", "1792x1024")
 _DALLE2_SIZES = ("256x256", "512x512", "1024x1024")
+_GPT_IMAGE_1_SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")  # in OpenAI's message order
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 MODERATION_RULES: dict[str, tuple[str, ...]] = {
@@ -149,8 +153,26 @@ def _image_checks(model: str, size: Any, n: Any) -> str | None:
     return None
 
 
-def _upstream_image_checks(model: str, prompt: Any, n: int, fmt: Any) -> tuple[str, str] | None:
-    """What OpenAI's image API rejects with 400: (message, param), or ``None``."""
+def _gpt_image_checks(model: str, size: Any, fmt: Any) -> tuple[str, str, str] | None:
+    """What OpenAI rejects for gpt-image models: (message, param, code), or ``None``."""
+    if not model.startswith("gpt-image"):
+        return None
+    if fmt is not None:
+        return "Unknown parameter: 'response_format'.", "response_format", "unknown_parameter"
+    if model.startswith("gpt-image-1") and size not in (None, *_GPT_IMAGE_1_SIZES):
+        allowed = ", ".join(f"'{s}'" for s in _GPT_IMAGE_1_SIZES[:-1])
+        message = f"Invalid value: '{size}'. Supported values are: {allowed}, and 'auto'."
+        return message, "size", "invalid_value"
+    return None
+
+
+def _upstream_image_checks(
+    model: str, prompt: Any, n: int, fmt: Any, size: Any
+) -> tuple[str, str] | tuple[str, str, str] | None:
+    """What OpenAI's image API rejects with 400: (message, param[, code]), or ``None``."""
+    unknown = _gpt_image_checks(model, size, fmt)
+    if unknown is not None:
+        return unknown
     if not isinstance(prompt, str) or not prompt.strip():
         return "Missing required parameter: 'prompt'.", "prompt"
     if n < 1:
@@ -247,7 +269,7 @@ def generate_images(state: State, rec: RecordedRequest) -> Response:
     if invalid is not None:
         return json_response(500, relay_error(invalid, rid, "invalid_request"), rid)
     prompt, fmt = body.get("prompt"), body.get("response_format")
-    rejected = _upstream_image_checks(model, prompt, int(n), fmt)
+    rejected = _upstream_image_checks(model, prompt, int(n), fmt, body.get("size"))
     if rejected is not None:
         return _upstream_400(rid, *rejected)
     taken = _take_media(state, rec, model)
@@ -263,6 +285,29 @@ def _bad_image(upload_type: str, param: str) -> tuple[str, str]:
         f"got {upload_type}.",
         param,
     )
+
+
+def _upstream_edit_checks(
+    model: str, form: Form, images: Sequence[UploadedFile]
+) -> tuple[str, str] | tuple[str, str, str] | None:
+    """What OpenAI's edits endpoint rejects with 400: (message, param[, code]), or ``None``."""
+    fields = form.fields
+    unknown = _gpt_image_checks(model, fields.get("size"), fields.get("response_format"))
+    if unknown is not None:
+        return unknown
+    if not images:
+        return "Missing required parameter: 'image'.", "image"
+    if not fields.get("prompt", "").strip():
+        return "Missing required parameter: 'prompt'.", "prompt"
+    if _is_dalle(model) and len(images) > 1:
+        return "dall-e-2 edits take one image.", "image"
+    for upload in images:
+        if not is_image(upload.data):
+            return _bad_image(upload.content_type, "image")
+    for mask in form.files.get("mask", [])[:1]:
+        if not mask.data.startswith(b"\x89PNG"):
+            return "Invalid mask image format - mask image must be a PNG.", "mask"
+    return None
 
 
 def edit_images(state: State, rec: RecordedRequest) -> Response:
@@ -287,19 +332,7 @@ def edit_images(state: State, rec: RecordedRequest) -> Response:
         return json_response(500, relay_error(message, rid, "invalid_request"), rid)
     images = form.files.get("image", []) + form.files.get("image[]", [])
     prompt = form.fields.get("prompt", "")
-    rejected: tuple[str, str] | None = None
-    if not images:
-        rejected = ("Missing required parameter: 'image'.", "image")
-    elif not prompt.strip():
-        rejected = ("Missing required parameter: 'prompt'.", "prompt")
-    elif _is_dalle(model) and len(images) > 1:
-        rejected = ("dall-e-2 edits take one image.", "image")
-    for upload in images:
-        if rejected is None and not is_image(upload.data):
-            rejected = _bad_image(upload.content_type, "image")
-    for mask in form.files.get("mask", [])[:1]:
-        if rejected is None and not mask.data.startswith(b"\x89PNG"):
-            rejected = ("Invalid mask image format - mask image must be a PNG.", "mask")
+    rejected = _upstream_edit_checks(model, form, images)
     if rejected is not None:
         return _upstream_400(rid, *rejected)
     taken = _take_media(state, rec, model)

@@ -2,7 +2,10 @@
 
 - ``POST /v1/images/generations`` (JSON) and ``POST /v1/images/edits`` (multipart):
   DALL-E 3 / gpt-image-1 (juhe-api.md §3.5, §3.6); answers ``{created, data: [{url |
-  b64_json, revised_prompt}]}``.
+  b64_json, revised_prompt}]}``. The relay passes both through to OpenAI
+  (relay-behavior.md §7), so OpenAI's Images API rules apply: gpt-image models always
+  answer ``b64_json`` and reject a ``response_format`` field with 400 "Unknown parameter",
+  and each model family takes its own sizes (``IMAGE_SIZES``).
 - ``POST /v1/audio/speech``: the body is the audio itself, not JSON (§3.7).
 - ``POST /v1/moderations``: always send ``model`` (relay-behavior.md §7: a missing model
   is routed as ``text-moderation-stable``); the relay may add a ``usage`` key.
@@ -26,6 +29,7 @@ from juhe_core.errors import APIError, UnsupportedFeatureError
 __all__ = [
     "IMAGE_EDITS_PATH",
     "IMAGE_GENERATIONS_PATH",
+    "IMAGE_SIZES",
     "MODERATIONS_PATH",
     "SPEECH_PATH",
     "SUBSCRIPTION_PATH",
@@ -43,6 +47,8 @@ __all__ = [
     "encode_image_request",
     "encode_moderation_request",
     "encode_speech_request",
+    "image_sizes",
+    "is_gpt_image",
     "speech_mime_type",
 ]
 
@@ -60,6 +66,14 @@ SPEECH_FORMATS: Final[Mapping[str, str]] = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
 }
+IMAGE_SIZES: Final[Mapping[str, tuple[str, ...]]] = {
+    "dall-e-2": ("256x256", "512x512", "1024x1024"),
+    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+    "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+}
+"""Model family → the ``size`` values OpenAI's Images API takes for it (API reference,
+``images.create`` / ``images.edit``). gpt-image-1, -1.5 and -1-mini share a family; later
+gpt-image models take free ``WIDTHxHEIGHT`` sizes and have no entry."""
 _LOOSE = ConfigDict(extra="allow", frozen=True)
 
 
@@ -145,6 +159,41 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+def is_gpt_image(model: str) -> bool:
+    """Whether ``model`` is a gpt-image model: it answers ``b64_json`` only and rejects
+    ``response_format`` (OpenAI Images API reference, ``response_format``: not supported
+    for gpt-image-1, which always returns base64-encoded images; later ones alike)."""
+    return model.startswith("gpt-image")
+
+
+def image_sizes(model: str) -> tuple[str, ...] | None:
+    """The sizes ``model`` takes (``IMAGE_SIZES``), or None when we do not know them."""
+    if model.startswith("gpt-image-1"):
+        return IMAGE_SIZES["gpt-image-1"]
+    if model in ("dall-e-2", "dall-e"):  # the relay checks "dall-e" as dall-e-2 (§7)
+        return IMAGE_SIZES["dall-e-2"]
+    return IMAGE_SIZES.get(model)
+
+
+def _response_format(
+    model: str, response_format: Literal["url", "b64_json"] | None
+) -> Literal["url", "b64_json"] | None:
+    """The ``response_format`` to send: none for gpt-image models, which reject the field.
+
+    Asking them for ``b64_json`` asks for what they always send, so the field is left out
+    and nothing changes; ``url`` they cannot do, which is an error rather than bytes the
+    caller did not ask for.
+    """
+    if response_format is None or not is_gpt_image(model):
+        return response_format
+    if response_format == "url":
+        raise UnsupportedFeatureError(
+            f"{model} answers with image bytes only (b64_json); response_format='url' "
+            "is for dall-e models"
+        )
+    return None
+
+
 def encode_image_request(
     prompt: str,
     *,
@@ -156,7 +205,7 @@ def encode_image_request(
     response_format: Literal["url", "b64_json"] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of an image generation."""
+    """The JSON body of an image generation (no ``response_format`` for gpt-image models)."""
     if not prompt.strip():
         raise UnsupportedFeatureError("an image prompt must not be empty")
     body = _drop_none(
@@ -167,7 +216,7 @@ def encode_image_request(
             "size": size,
             "quality": quality,
             "style": style,
-            "response_format": response_format,
+            "response_format": _response_format(model, response_format),
         }
     )
     return {**body, **(extra_body or {})}
@@ -196,7 +245,8 @@ def encode_image_edit(
     quality: str | None = None,
     response_format: Literal["url", "b64_json"] | None = None,
 ) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
-    """Multipart form fields and files of an image edit."""
+    """Multipart form fields and files of an image edit (no ``response_format`` for
+    gpt-image models)."""
     if not images:
         raise UnsupportedFeatureError("an image edit needs at least one image")
     form = {
@@ -208,7 +258,7 @@ def encode_image_edit(
                 "n": n,
                 "size": size,
                 "quality": quality,
-                "response_format": response_format,
+                "response_format": _response_format(model, response_format),
             }
         ).items()
     }

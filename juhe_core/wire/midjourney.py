@@ -7,7 +7,13 @@ a 200 body: 23 queue full, 24 banned prompt (relay-behavior.md §9, §14).
 
 Fetch reads the relay's own database, refreshed about every 15 s, so a fresh task shows
 ``status: ""`` and ``progress: "0%"``; ``progress: "100%"`` means finished, and the relay
-fails a task after an hour. ``poll_delay`` paces ``wait`` accordingly.
+fails a task after an hour. ``poll_delay`` paces ``wait`` accordingly, and ``wait_delay``
+cuts the last sleep short so that the last poll happens at the deadline.
+
+``MODAL`` (plus-type proxies, relay-behavior.md §14; juhe-api.md §6.3, §6.4, midjourney-proxy
+convention, unverified on JuheNext) means the task waits for input sent with
+``/mj/submit/modal`` (a remix prompt, an inpaint mask) and will not move on by itself, so
+``task_outcome`` stops a wait there with ``TaskNeedsModalError`` instead of polling on.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from juhe_core.errors import (
     BadRequestError,
     RateLimitError,
     TaskFailedError,
+    TaskNeedsModalError,
 )
 
 __all__ = [
@@ -41,12 +48,14 @@ __all__ = [
     "seed_path",
     "submit_path",
     "task_outcome",
+    "wait_delay",
 ]
 
 SubmitAction = Literal["imagine", "action", "describe", "blend", "modal"]
 SUCCESS_CODES: Final = frozenset({1, 21, 22})
 LIST_PATH: Final = "/mj/task/list-by-condition"
 DONE_STATUSES: Final = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
+_DEADLINE_SLACK: Final = 0.001
 _CODE_ERRORS: Final[Mapping[int, type[APIStatusError]]] = {23: RateLimitError}
 
 
@@ -71,7 +80,8 @@ class MidjourneyTask(BaseModel):
     action: str = ""
     """IMAGINE, UPSCALE, VARIATION, DESCRIBE, BLEND ..."""
     status: str = ""
-    """"" before the first poll, then NOT_START, SUBMITTED, IN_PROGRESS, SUCCESS, FAILURE."""
+    """"" before the first poll, then NOT_START, SUBMITTED, IN_PROGRESS, SUCCESS, FAILURE
+    (plus-type proxies also MODAL: waiting for ``/mj/submit/modal``, and CANCEL)."""
     progress: str = "0%"
     """"0%" .. "100%"."""
     prompt: str = ""
@@ -169,7 +179,16 @@ def decode_seed(body: Any) -> str:
 
 
 def task_outcome(task: MidjourneyTask) -> MidjourneyTask | None:
-    """The task when it succeeded, None while running; TaskFailedError when it failed."""
+    """The task when it succeeded, None while running; TaskFailedError when it failed,
+    TaskNeedsModalError when it waits in MODAL for ``/mj/submit/modal``."""
+    if task.status == "MODAL":
+        raise TaskNeedsModalError(
+            f"midjourney task {task.id} is waiting in MODAL for more input (a remix prompt "
+            "or an inpaint mask) and will not finish by itself: submit it with "
+            "modal(task_id, prompt=..., mask=...) and wait for the task id that returns",
+            task_id=task.id,
+            status=task.status,
+        )
     if task.status in ("FAILURE", "CANCEL"):
         raise TaskFailedError(
             f"midjourney task {task.id} ended in {task.status}: {task.fail_reason or 'no reason'}",
@@ -183,6 +202,18 @@ def task_outcome(task: MidjourneyTask) -> MidjourneyTask | None:
 def poll_delay(attempt: int, *, initial: float = 2.0, maximum: float = 15.0) -> float:
     """Seconds before poll ``attempt``: grows by half each time up to the relay's 15 s."""
     return min(initial * 1.5**attempt, maximum)
+
+
+def wait_delay(attempt: int, remaining: float, *, initial: float = 2.0) -> float | None:
+    """Seconds to sleep after poll ``attempt`` of a wait with ``remaining`` seconds left.
+
+    ``poll_delay``, cut to ``remaining`` so the last poll happens at the deadline rather
+    than up to one delay (15 s) before it; None once the deadline has come (within
+    ``_DEADLINE_SLACK``: a timer may wake a hair early, and that is not worth a poll).
+    """
+    if remaining <= _DEADLINE_SLACK:
+        return None
+    return min(poll_delay(attempt, initial=initial), remaining)
 
 
 def ids_body(task_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -81,6 +81,42 @@ def test_image_validation(
         assert r.json()["error"]["code"] == "invalid_request"
 
 
+def test_gpt_image_models_reject_response_format_as_openai_does(client: httpx.Client) -> None:
+    unknown = {
+        "message": "Unknown parameter: 'response_format'.",
+        "type": "invalid_request_error",
+        "param": "response_format",
+        "code": "unknown_parameter",
+    }
+    for model in ("gpt-image-1", "gpt-image-1-mini"):
+        body = {"model": model, "prompt": "x", "response_format": "b64_json"}
+        r = client.post("/v1/images/generations", json=body)
+        assert (r.status_code, r.json()) == (400, {"error": unknown})
+    r = client.post(
+        "/v1/images/edits",
+        data={"model": "gpt-image-1", "prompt": "x", "response_format": "url"},
+        files=[("image", ("a.png", png("a"), "image/png"))],
+    )
+    assert (r.status_code, r.json()) == (400, {"error": unknown})
+    r = client.post("/v1/images/generations", json={"model": "gpt-image-1", "prompt": "x"})
+    assert r.status_code == 200 and "b64_json" in r.json()["data"][0]  # always bytes
+
+
+def test_gpt_image_1_sizes(client: httpx.Client) -> None:
+    body = {"model": "gpt-image-1", "prompt": "x", "size": "1792x1024"}
+    r = client.post("/v1/images/generations", json=body)
+    assert r.status_code == 400 and r.json()["error"] == {
+        "message": "Invalid value: '1792x1024'. Supported values are: '1024x1024', "
+        "'1024x1536', '1536x1024', and 'auto'.",
+        "type": "invalid_request_error",
+        "param": "size",
+        "code": "invalid_value",
+    }
+    for size in ("1536x1024", "1024x1536", "auto"):
+        r = client.post("/v1/images/generations", json={**body, "size": size})
+        assert r.status_code == 200, size
+
+
 def test_image_edit_multipart(client: httpx.Client) -> None:
     source = png("source")
     files = [

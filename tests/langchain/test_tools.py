@@ -20,7 +20,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
-from juhe_core.errors import TaskFailedError
+from juhe_core.errors import TaskFailedError, UnsupportedFeatureError
 from juhe_core.testing import Emulator, Reply
 from juhe_core.tools import TOOL_NAMES, JuheTools
 from juhe_core.wire.midjourney import MidjourneyTask
@@ -136,9 +136,46 @@ def test_edit_image_sends_a_multipart_form(
     assert b'name="prompt"\r\n\r\nmake it blue' in request.body
     assert b'name="model"\r\n\r\ngpt-image-1' in request.body
     assert b'name="image"; filename="image0.png"' in request.body and PNG in request.body
+    assert b'name="response_format"' not in request.body  # gpt-image-1 rejects it
     saved = Path(json.loads(message.text)["images"][0]["path"])
     assert saved.read_bytes().startswith(PNG_MAGIC) and saved != source
     assert base64.b64decode(message.artifact["media"][0]["base64"]) == saved.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("image_model", "sizes"),
+    [
+        ("dall-e-3", ["1024x1024", "1792x1024", "1024x1792"]),
+        ("gpt-image-1", ["1024x1024", "1536x1024", "1024x1536", "auto"]),
+        ("dall-e-2", ["256x256", "512x512", "1024x1024"]),
+    ],
+)
+def test_generate_image_offers_only_the_sizes_its_model_takes(
+    tmp_path: Path, image_model: str, sizes: list[str]
+) -> None:
+    toolkit = JuheToolkit(api_key="k", output_dir=tmp_path, image_model=image_model)
+    tool = toolkit.get_tools()[0]
+    assert tool.tool_call_schema["properties"]["size"]["enum"] == sizes  # type: ignore[index]
+    with pytest.raises(ValidationError, match="size"):
+        tool.invoke(
+            {"prompt": "a fox", "size": "1536x1024" if "dall" in image_model else "512x512"}
+        )
+
+
+def test_a_gpt_image_model_gets_no_response_format(
+    both: Both, toolkit: JuheToolkit, emu: Emulator
+) -> None:
+    toolkit.image_model = "gpt-image-1"
+    message = run(both, toolkit, "generate_image", prompt="a red fox", size="1536x1024")
+    assert emu.requests[-1].json == {
+        "model": "gpt-image-1",
+        "prompt": "a red fox",
+        "size": "1536x1024",
+    }
+    assert Path(json.loads(message.text)["images"][0]["path"]).read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(UnsupportedFeatureError, match="1792x1024"):  # called directly, unvalidated
+        toolkit.spec("generate_image").run(prompt="a fox", size="1792x1024")
+    assert len(emu.requests) == 1
 
 
 def test_edit_of_a_missing_file_is_an_error_the_model_sees(

@@ -157,6 +157,19 @@ def test_edit_image_sends_a_multipart_form_with_the_file(
     assert b'name="prompt"\r\n\r\nAdd a hat' in request.body
     assert b'name="model"\r\n\r\ngpt-image-1' in request.body
     assert b'filename="image0.png"' in request.body and PNG in request.body
+    assert b'name="response_format"' not in request.body  # gpt-image-1 rejects it
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_gpt_image_model_is_offered_its_own_sizes_and_sent_no_response_format(
+    make_spec: Any, emu: Emulator, kind: str
+) -> None:
+    tool = tools_of(make_spec(image_model="gpt-image-1"))["generate_image"]
+    size = tool.metadata.get_parameters_dict()["properties"]["size"]
+    assert size["enum"] == ["1024x1024", "1536x1024", "1024x1536", "auto"]
+    output = run_tool(tool, kind, prompt="A red fox", size="auto")
+    assert Path(output.raw_output["images"][0]["path"]).read_bytes().startswith(b"\x89PNG")
+    assert emu.requests[-1].json == {"model": "gpt-image-1", "prompt": "A red fox", "size": "auto"}
 
 
 def test_edit_image_of_a_missing_file_fails_before_sending(
