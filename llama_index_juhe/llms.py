@@ -8,7 +8,7 @@ and errors to ``juhe_core``'s clients, created lazily, one sync and one async pe
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -79,7 +79,8 @@ class Juhe(JsonSchemaLLM):
         model: the model name, sent unchanged.
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
         api_format: the wire format: ``"openai"`` (default), ``"anthropic"``, ``"gemini"``,
-            ``"responses"``, or ``"auto"`` for the model's native one.
+            ``"responses"``, or ``"auto"`` for the model's native one. Also per call
+            (``chat(..., api_format=...)``, or in ``llm_kwargs``), never sent in the body.
         temperature, max_tokens, reasoning_effort: sent when set.
         fallback_models: models tried in order when ``model`` still fails with 429, 5xx
             or ``model_not_found`` after its retries; the ones that failed are listed in
@@ -202,15 +203,20 @@ class Juhe(JsonSchemaLLM):
     def resolved_format(self) -> str:
         """The wire format calls use: ``api_format``, with ``"auto"`` resolved by name
         (or by the model list, once the client has fetched it)."""
+        return self._resolve(self.api_format)
+
+    def _resolve(self, api_format: str) -> str:
+        """The concrete format ``api_format`` means for ``model`` (unknown names raise)."""
         client = self._clients.peek_sync()
         if client is not None:
-            return client.resolve_format(self.api_format, self.model)
-        return resolve_format(self.api_format, self.model)
+            return client.resolve_format(api_format, self.model)
+        return resolve_format(api_format, self.model)
 
-    def _structured_method(self) -> StructuredMethod:
+    def _structured_method(self, llm_kwargs: Mapping[str, Any] | None = None) -> StructuredMethod:
+        api_format = (llm_kwargs or {}).get("api_format")
         return structured_method(
             self.capabilities,
-            self.resolved_format,
+            self.resolved_format if api_format is None else self._resolve(api_format),
             function_calling=bool(self.metadata.is_function_calling_model),
         )
 
@@ -225,14 +231,23 @@ class Juhe(JsonSchemaLLM):
         await self._clients.aclose()
 
     def _call_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """What the juhe_core call takes besides the request (a call may override them)."""
+        """What the juhe_core call takes besides the request (a call may override them).
+
+        A call's ``api_format`` picks that call's wire format: taken out of ``kwargs``
+        (never sent in the body) and checked like the field.
+        """
         fallbacks = kwargs.pop("fallback_models", None)
+        api_format = kwargs.pop("api_format", None)
+        if api_format is not None:
+            resolve_format(api_format, self.model)  # juhe_core's error for unknown formats
         return {
-            "api_format": self.api_format,
+            "api_format": self.api_format if api_format is None else api_format,
             "fallback_models": self.fallback_models if fallbacks is None else list(fallbacks),
         }
 
-    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
+    def _request(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], api_format: str
+    ) -> ChatRequest:
         own = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -242,25 +257,25 @@ class Juhe(JsonSchemaLLM):
         options.update(self.additional_kwargs)
         options.update(kwargs)
         request = chat_request(self.model, messages, options, strict=self.strict)
-        refuse_uncarried(request, self.resolved_format)
+        refuse_uncarried(request, self._resolve(api_format))
         return request
 
     # --- chat ---
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         return map_result(self._clients.sync(settings_of(self)).chat(request, **options))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         result = await self._clients.async_(settings_of(self)).chat(request, **options)
         return map_result(result)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         client = self._clients.sync(settings_of(self))
 
         def gen() -> Generator[ChatResponse, None, None]:
@@ -277,7 +292,7 @@ class Juhe(JsonSchemaLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             stream = await self._clients.async_(settings_of(self)).chat_stream(request, **options)

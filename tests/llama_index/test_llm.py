@@ -20,6 +20,8 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.prompts import PromptTemplate
+from pydantic import BaseModel
 
 from juhe_core.errors import (
     APIStatusError,
@@ -37,6 +39,15 @@ from .relay import MockRelay
 CHAT = "/v1/chat/completions"
 MakeLLM = Callable[..., Juhe]
 KEY = "sk-secret-key-value-0123456789"
+PROMPT = PromptTemplate("Extract the city: {text}")
+ANTHROPIC = {"api_format": "anthropic"}
+
+
+class City(BaseModel):
+    """A city and its country."""
+
+    name: str
+    country: str
 
 
 # --- settings, metadata and the key ---
@@ -308,6 +319,46 @@ def test_api_format_auto_picks_the_native_format(emu: Emulator, make_llm: MakeLL
     llm = make_llm(api_format="auto")
     assert "hi there" in llm.complete("hi there").text
     assert emu.requests[-1].path == CHAT  # gpt-4o-mini: the openai format
+
+
+def test_per_call_api_format_picks_the_route_and_is_never_sent(both: Both, emu: Emulator) -> None:
+    recorder = Recorder()
+    root = get_dispatcher()
+    root.add_event_handler(recorder)
+    try:
+        assert "Hello" in (both.chat(user("Hello"), api_format="anthropic").message.content or "")
+        chunks = both.stream("chat", user("Hello"), api_format="anthropic")
+        assert "Hello" in (chunks[-1].message.content or "")
+        assert "Hello" in both.call("complete", "Hello", api_format="anthropic").text
+        assert "Hello" in both.stream("complete", "Hello", api_format="anthropic")[-1].text
+        both.chat(user("Hello"))  # the model's own format again
+    finally:
+        root.event_handlers.remove(recorder)
+    assert [r.path for r in emu.requests] == ["/v1/messages"] * 4 + [CHAT]
+    assert not any("api_format" in r.json for r in emu.requests)
+    starts = [e for e in recorder.events if type(e).__name__ == "LLMChatStartEvent"]
+    assert starts[0].additional_kwargs["api_format"] == "anthropic"  # what tracing sees
+
+
+def test_per_call_api_format_is_checked_and_decides_what_is_carried(
+    both: Both, emu: Emulator
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        both.chat(user("hi"), api_format="bogus")
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        both.stream("chat", user("hi"), api_format="bogus")
+    with pytest.raises(UnsupportedFeatureError, match="anthropic format has no modalities"):
+        both.chat(user("hi"), api_format="anthropic", modalities=["text", "image"])
+    assert emu.requests == []
+    # structured output picks its method for the call's format: a tool call for anthropic
+    city = both.run(
+        lambda: both.model.structured_predict(City, PROMPT, llm_kwargs=ANTHROPIC, text="Lyon"),
+        lambda: both.model.astructured_predict(City, PROMPT, llm_kwargs=ANTHROPIC, text="Lyon"),
+    )
+    assert isinstance(city, City)
+    request = emu.requests[-1]
+    assert request.path == "/v1/messages" and "api_format" not in request.json
+    assert request.json["tools"][0]["name"] == "City"
 
 
 def test_leaving_a_stream_early_closes_it(llm: Juhe, emu: Emulator) -> None:
