@@ -86,6 +86,8 @@ class Juhe(JsonSchemaLLM):
             or ``model_not_found`` after its retries; the ones that failed are listed in
             ``ChatResponse.additional_kwargs["fallbacks"]`` (and on every stream chunk).
         additional_kwargs: extra request options; unknown names go into the body as is.
+        stream_chunk_timeout: most seconds between two stream events before
+            ``APITimeoutError`` (an idle-stream watchdog; none by default).
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
 
@@ -116,6 +118,9 @@ class Juhe(JsonSchemaLLM):
     default_headers: dict[str, str] | None = Field(
         default=None, description="Headers sent with every request."
     )
+    stream_chunk_timeout: float | None = Field(
+        default=None, gt=0, description="Idle-stream watchdog: most seconds between events."
+    )
 
     _clients: Clients = PrivateAttr(default_factory=Clients)
 
@@ -137,6 +142,7 @@ class Juhe(JsonSchemaLLM):
         strict: bool = False,
         additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,
+        stream_chunk_timeout: float | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
@@ -165,6 +171,7 @@ class Juhe(JsonSchemaLLM):
             "strict": strict,
             "additional_kwargs": additional_kwargs or {},
             "default_headers": default_headers,
+            "stream_chunk_timeout": stream_chunk_timeout,
             "callback_manager": callback_manager,
             **kwargs,
         }
@@ -277,9 +284,10 @@ class Juhe(JsonSchemaLLM):
         options = self._call_options(kwargs)
         request = self._request(messages, kwargs, options["api_format"])
         client = self._clients.sync(settings_of(self))
+        idle_timeout = self.stream_chunk_timeout
 
         def gen() -> Generator[ChatResponse, None, None]:
-            with client.chat_stream(request, **options) as stream:
+            with client.chat_stream(request, idle_timeout=idle_timeout, **options) as stream:
                 fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 for delta in stream:
                     if (chunk := fold.feed(delta)) is not None:
@@ -294,8 +302,11 @@ class Juhe(JsonSchemaLLM):
         options = self._call_options(kwargs)
         request = self._request(messages, kwargs, options["api_format"])
 
+        idle_timeout = self.stream_chunk_timeout
+
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            stream = await self._clients.async_(settings_of(self)).chat_stream(request, **options)
+            client = self._clients.async_(settings_of(self))
+            stream = await client.chat_stream(request, idle_timeout=idle_timeout, **options)
             async with stream:
                 fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 async for delta in stream:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 
 from juhe_core.errors import (
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     ConfigurationError,
     StreamError,
@@ -217,6 +219,18 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(both: Both, emu: Emulator) 
     emu.enqueue(StreamFault(kind="cut_done", after=2), path=CHAT)
     with pytest.raises(StreamError):
         both.stream("chat", user("Tell me a long story."))
+
+
+def test_idle_stream_watchdog(both: Both, emu: Emulator, make_llm: MakeLLM) -> None:
+    both.model = make_llm(stream_chunk_timeout=0.3)
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=3.0), path=CHAT)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        both.stream("chat", user("Tell me a long story."))
+    assert time.monotonic() - started < 2.5
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=0.1), path=CHAT)
+    chunks = both.stream("chat", user("Tell me a story."))  # slow but live: not cut
+    assert chunks[-1].raw["finish_reason"] == "stop"
 
 
 # --- observability ---
