@@ -81,7 +81,8 @@ class Juhe(JsonSchemaLLM):
         api_format: the wire format: ``"openai"`` (default), ``"anthropic"``, ``"gemini"``,
             ``"responses"``, or ``"auto"`` for the model's native one. Also per call
             (``chat(..., api_format=...)``, or in ``llm_kwargs``), never sent in the body.
-        temperature, max_tokens, reasoning_effort: sent when set.
+        temperature, max_tokens, reasoning_effort, thinking_budget: sent when set
+            (``thinking_budget``: reasoning tokens, native Anthropic/Gemini formats).
         fallback_models: models tried in order when ``model`` still fails with 429, 5xx
             or ``model_not_found`` after its retries; the ones that failed are listed in
             ``ChatResponse.additional_kwargs["fallbacks"]`` (and on every stream chunk).
@@ -108,6 +109,10 @@ class Juhe(JsonSchemaLLM):
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request.")
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
     reasoning_effort: str | None = Field(default=None, description="minimal/low/medium/high.")
+    thinking_budget: int | None = Field(
+        default=None,
+        description="Reasoning tokens to allow (native Anthropic/Gemini formats; 0: off).",
+    )
     fallback_models: list[str] = Field(
         default_factory=list,
         description="Models tried in order when the model fails after its retries.",
@@ -138,6 +143,7 @@ class Juhe(JsonSchemaLLM):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         reasoning_effort: str | None = None,
+        thinking_budget: int | None = None,
         fallback_models: list[str] | None = None,
         strict: bool = False,
         additional_kwargs: dict[str, Any] | None = None,
@@ -167,6 +173,7 @@ class Juhe(JsonSchemaLLM):
             "timeout": timeout,
             "max_retries": max_retries,
             "reasoning_effort": reasoning_effort,
+            "thinking_budget": thinking_budget,
             "fallback_models": list(fallback_models or ()),
             "strict": strict,
             "additional_kwargs": additional_kwargs or {},
@@ -259,6 +266,7 @@ class Juhe(JsonSchemaLLM):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "reasoning_effort": self.reasoning_effort,
+            "thinking_budget": self.thinking_budget,
         }
         options = {k: v for k, v in own.items() if v is not None}
         options.update(self.additional_kwargs)

@@ -174,6 +174,18 @@ def test_options_reach_the_wire(both: Both, emu: Emulator) -> None:
     assert (body["user"], body["stop"]) == ("u-1", ["END"])
 
 
+def test_thinking_budget_from_the_constructor(both: Both, emu: Emulator, make_llm: MakeLLM) -> None:
+    both.model = make_llm(model="claude-sonnet-4-5", api_format="anthropic", thinking_budget=2048)
+    both.chat(user("Is 97 prime?"))
+    assert emu.requests[-1].json["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    both.chat(user("Is 97 prime?"), thinking_budget=0)  # the call's own wins: thinking off
+    assert "thinking" not in emu.requests[-1].json
+    both.model = make_llm(model="gemini-2.5-flash", api_format="gemini", thinking_budget=1024)
+    both.chat(user("Is 97 prime?"))
+    config = emu.requests[-1].json["generationConfig"]["thinkingConfig"]
+    assert config == {"thinkingBudget": 1024, "includeThoughts": True}
+
+
 def test_usage_in_additional_kwargs_and_raw(both: Both) -> None:
     response = both.chat(user("Count my tokens, please."))
     counts = response.additional_kwargs
