@@ -122,6 +122,8 @@ class ConnectionFields(Protocol):
     def max_retries(self) -> int: ...
     @property
     def default_headers(self) -> Mapping[str, str] | None: ...
+    @property
+    def allow_insecure_http(self) -> bool: ...
 
 
 def settings_of(obj: ConnectionFields) -> Settings:
@@ -132,6 +134,7 @@ def settings_of(obj: ConnectionFields) -> Settings:
         timeout=obj.timeout,
         max_retries=obj.max_retries,
         default_headers=obj.default_headers,
+        allow_insecure_http=obj.allow_insecure_http,
     )
 
 

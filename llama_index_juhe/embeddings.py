@@ -78,6 +78,8 @@ class JuheEmbedding(BaseEmbedding):
         dimensions: shorter vectors, for models that support it (``text-embedding-3-*``).
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
         embed_batch_size, num_workers: texts per request; concurrent async requests.
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not
+            loopback (refused by default).
     """
 
     api_key: SecretStr | None = Field(
@@ -89,6 +91,10 @@ class JuheEmbedding(BaseEmbedding):
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
     default_headers: dict[str, str] | None = Field(
         default=None, description="Headers sent with every request."
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
     )
 
     _clients: Clients = PrivateAttr(default_factory=Clients)
@@ -103,6 +109,7 @@ class JuheEmbedding(BaseEmbedding):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE,
+        allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
@@ -121,6 +128,7 @@ class JuheEmbedding(BaseEmbedding):
             "timeout": timeout,
             "max_retries": max_retries,
             "embed_batch_size": embed_batch_size,
+            "allow_insecure_http": allow_insecure_http,
             "callback_manager": callback_manager,
             **kwargs,
         }

@@ -89,6 +89,8 @@ class Juhe(JsonSchemaLLM):
         additional_kwargs: extra request options; unknown names go into the body as is.
         stream_chunk_timeout: most seconds between two stream events before
             ``APITimeoutError`` (an idle-stream watchdog; none by default).
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not
+            loopback (refused by default).
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
 
@@ -126,6 +128,10 @@ class Juhe(JsonSchemaLLM):
     stream_chunk_timeout: float | None = Field(
         default=None, gt=0, description="Idle-stream watchdog: most seconds between events."
     )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
+    )
 
     _clients: Clients = PrivateAttr(default_factory=Clients)
 
@@ -149,6 +155,7 @@ class Juhe(JsonSchemaLLM):
         additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,
         stream_chunk_timeout: float | None = None,
+        allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
@@ -179,6 +186,7 @@ class Juhe(JsonSchemaLLM):
             "additional_kwargs": additional_kwargs or {},
             "default_headers": default_headers,
             "stream_chunk_timeout": stream_chunk_timeout,
+            "allow_insecure_http": allow_insecure_http,
             "callback_manager": callback_manager,
             **kwargs,
         }

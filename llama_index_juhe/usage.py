@@ -139,6 +139,10 @@ class JuheUsageHandler(BaseEventHandler):
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = None
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
+    )
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _asked: dict[str, str] = PrivateAttr(default_factory=dict)  # span id -> model asked for

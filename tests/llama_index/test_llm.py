@@ -25,6 +25,7 @@ from llama_index.core.prompts import PromptTemplate
 from pydantic import BaseModel
 
 from juhe_core.errors import (
+    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -33,7 +34,7 @@ from juhe_core.errors import (
     UnsupportedFeatureError,
 )
 from juhe_core.testing import Emulator, Fault, Reply, StreamFault
-from llama_index_juhe import Juhe, JuheEmbedding
+from llama_index_juhe import Juhe, JuheEmbedding, JuheToolSpec, JuheUsageHandler
 
 from .conftest import Both, user
 from .relay import MockRelay
@@ -85,6 +86,25 @@ def test_missing_key_fails_at_the_first_request_naming_the_variable(emu: Emulato
 def test_malformed_base_url_fails_at_construction() -> None:
     with pytest.raises(ConfigurationError):
         Juhe(api_key=KEY, api_base="api.juheai.top")
+
+
+@pytest.mark.parametrize("cls", [Juhe, JuheEmbedding, JuheToolSpec, JuheUsageHandler])
+def test_plain_http_to_a_remote_host_needs_allow_insecure_http(cls: Any) -> None:
+    def call(**kwargs: Any) -> Any:
+        model = cls(api_key=KEY, api_base="http://relay.example", max_retries=0, **kwargs)
+        if isinstance(model, Juhe):
+            return model.complete("hi")
+        if isinstance(model, JuheEmbedding):
+            return model.get_text_embedding("hi")
+        if isinstance(model, JuheUsageHandler):
+            return model.read_balance("before")
+        return model.moderate_text(text="hi")
+
+    with pytest.raises(ConfigurationError, match="plain http"):
+        call()
+    # allowed: the request is attempted (and stopped by the tests' offline guard)
+    with pytest.raises(APIConnectionError):
+        call(allow_insecure_http=True)
 
 
 @pytest.mark.parametrize("cls", [Juhe, JuheEmbedding])
