@@ -13,10 +13,10 @@ bar, which advances as texts are queued (sync) or counts batches (async).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import llama_index.core.instrumentation as instrument
@@ -26,12 +26,20 @@ from llama_index.core.callbacks import CallbackManager
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.embeddings import EmbeddingResult
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 from llama_index_juhe.usage import EmbeddingUsageEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+# JuheEmbeddings' (LangChain) names for settings JuheEmbedding spells differently.
+_RENAMED: Final[Mapping[str, str]] = {
+    "base_url": "api_base",
+    "http_async_client": "async_http_client",
+    "chunk_size": "embed_batch_size",
+    "max_concurrency": "num_workers",
+    "show_progress_bar": "show_progress= on get_text_embedding_batch",
+}
 DEFAULT_EMBED_BATCH_SIZE = 100  # as llama-index-embeddings-openai; the API takes up to 2048
 # core re-exports get_dispatcher without listing it in __all__, hence the ignore.
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
@@ -117,6 +125,7 @@ class JuheEmbedding(BaseEmbedding):
     ) -> None:
         if model_name and model and model_name != model:
             raise ValueError(f"model_name={model_name!r} and model={model!r} disagree")
+        refuse_unknown(type(self), kwargs, _RENAMED)
         settings = Settings.resolve(
             api_key=api_key, base_url=api_base, timeout=timeout, max_retries=max_retries
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 from llama_index.core.base.llms.generic_utils import (
@@ -39,9 +39,10 @@ from juhe_core.catalogue import ModelCapabilities, capabilities_for
 from juhe_core.messages import ChatRequest
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import resolve_format
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import (
+    REQUEST_OPTIONS,
     chat_request,
     map_tool_choice,
     map_tools,
@@ -57,6 +58,19 @@ __all__ = ["DEFAULT_MODEL", "Juhe"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 logger = logging.getLogger(__name__)
+# ChatJuhe's and llama-index-llms-openai's names for settings Juhe spells differently.
+_RENAMED: Final[Mapping[str, str]] = {
+    "base_url": "api_base",
+    "model_name": "model",
+    "max_completion_tokens": "max_tokens",
+    "max_new_tokens": "max_tokens",
+    "http_async_client": "async_http_client",
+    "model_kwargs": "additional_kwargs",
+    "extra_body": "additional_kwargs",
+    "stop_sequences": "stop",
+}
+# Request options a keyword may set for every call (those without a field of their own).
+_CALL_OPTIONS: Final = (*REQUEST_OPTIONS, "stop")
 
 
 class Juhe(JsonSchemaLLM):
@@ -162,6 +176,11 @@ class Juhe(JsonSchemaLLM):
         **kwargs: Any,
     ) -> None:
         resolve_format(api_format, model)  # juhe_core's error for unknown formats
+        # Request options with no field of their own (top_p, seed, stop ...) are sent
+        # with every call, as additional_kwargs; any other unknown keyword is an error.
+        options = {k: kwargs.pop(k) for k in _CALL_OPTIONS if k in kwargs}
+        hint = "; request fields go in additional_kwargs"
+        refuse_unknown(type(self), kwargs, _RENAMED, hint)
         # Resolve the environment once, so the fields show what will be used, and a
         # malformed base URL fails here rather than at the first request.
         settings = Settings.resolve(
@@ -183,7 +202,7 @@ class Juhe(JsonSchemaLLM):
             "thinking_budget": thinking_budget,
             "fallback_models": list(fallback_models or ()),
             "strict": strict,
-            "additional_kwargs": additional_kwargs or {},
+            "additional_kwargs": {**(additional_kwargs or {}), **options},
             "default_headers": default_headers,
             "stream_chunk_timeout": stream_chunk_timeout,
             "allow_insecure_http": allow_insecure_http,

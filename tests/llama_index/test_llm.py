@@ -124,6 +124,36 @@ def test_the_key_never_appears(cls: Any) -> None:
     assert KEY.encode() not in pickle.dumps(model)  # a copy reads JUHE_API_KEY instead
 
 
+def test_unknown_keywords_are_refused_by_name_not_dropped() -> None:
+    """LlamaIndex's pydantic config ignores unknown fields; ours name them instead."""
+    with pytest.raises(TypeError, match=r"'base_url' \(use api_base\)"):
+        Juhe(api_key=KEY, base_url="https://relay.example")  # ChatJuhe's name
+    with pytest.raises(TypeError, match=r"'temprature'.*additional_kwargs"):
+        Juhe(api_key=KEY, temprature=0.2)
+    with pytest.raises(TypeError, match=r"'chunk_size' \(use embed_batch_size\)"):
+        JuheEmbedding(api_key=KEY, chunk_size=10)
+    with pytest.raises(TypeError, match="'user'"):
+        JuheEmbedding(api_key=KEY, user="u-1")
+    # LlamaIndex's own base fields are still taken, and a serialised model loads again
+    llm = Juhe(api_key=KEY, system_prompt="Be brief.", top_p=0.5)
+    assert Juhe.from_dict(llm.to_dict()).system_prompt == "Be brief."
+    assert JuheEmbedding.from_dict(JuheEmbedding(num_workers=2).to_dict()).num_workers == 2
+
+
+def test_request_options_given_as_keywords_are_sent(emu: Emulator, make_llm: MakeLLM) -> None:
+    llm = make_llm(top_p=0.5, seed=7, stop=["END"], logprobs=True, additional_kwargs={"n": 1})
+    assert llm.additional_kwargs == {
+        "n": 1,
+        "top_p": 0.5,
+        "seed": 7,
+        "stop": ["END"],
+        "logprobs": True,
+    }
+    llm.complete("hi")
+    body = emu.requests[-1].json
+    assert (body["top_p"], body["seed"], body["stop"], body["logprobs"]) == (0.5, 7, ["END"], True)
+
+
 def test_unknown_api_format_is_refused_with_the_core_error() -> None:
     with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'grpc'"):
         Juhe(api_key=KEY, api_format="grpc")
