@@ -44,7 +44,7 @@ from llama_index.core.instrumentation.events.llm import (
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.media import Balance
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 
 __all__ = ["EmbeddingUsageEvent", "JuheUsageHandler", "ModelUsage"]
 
@@ -157,6 +157,7 @@ class JuheUsageHandler(BaseEventHandler):
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown(type(self), kwargs, {"base_url": "api_base"})
         settings = Settings.resolve(api_key=api_key, base_url=api_base)
         # Passed as a dict: mypy sees the base class __init__, not this model's fields.
         fields: dict[str, Any] = {

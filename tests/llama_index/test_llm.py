@@ -134,6 +134,8 @@ def test_unknown_keywords_are_refused_by_name_not_dropped() -> None:
         JuheEmbedding(api_key=KEY, chunk_size=10)
     with pytest.raises(TypeError, match="'user'"):
         JuheEmbedding(api_key=KEY, user="u-1")
+    with pytest.raises(TypeError, match=r"'base_url' \(use api_base\)"):
+        JuheUsageHandler(api_key=KEY, base_url="https://relay.example")
     # LlamaIndex's own base fields are still taken, and a serialised model loads again
     llm = Juhe(api_key=KEY, system_prompt="Be brief.", top_p=0.5)
     assert Juhe.from_dict(llm.to_dict()).system_prompt == "Be brief."
