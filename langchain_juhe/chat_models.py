@@ -101,8 +101,9 @@ class ChatJuhe(BaseChatModel):
         api_format: str
             Wire format: ``"openai"`` (chat completions, the default), ``"anthropic"``
             (``/v1/messages``), ``"gemini"`` (``/v1beta``), ``"responses"``
-            (``/v1/responses``) or ``"auto"`` (the model's native one). What a format
-            cannot carry raises ``UnsupportedFeatureError`` naming format and feature.
+            (``/v1/responses``) or ``"auto"`` (the model's native one); also per call.
+            What a format cannot carry raises ``UnsupportedFeatureError`` naming format
+            and feature.
         fallback_models: list[str] | None
             Tried in order on 429 / 5xx / ``model_not_found``; reported in
             ``response_metadata["fallbacks"]``.
@@ -195,7 +196,9 @@ class ChatJuhe(BaseChatModel):
     """Wire format: ``"openai"`` (chat completions), ``"anthropic"`` (``/v1/messages``),
     ``"gemini"`` (``/v1beta``), ``"responses"`` (``/v1/responses``) or ``"auto"`` (the
     model's native one); an unknown name raises ``UnsupportedFeatureError`` when the model
-    is built. What a format cannot carry raises ``UnsupportedFeatureError`` naming both."""
+    is built. What a format cannot carry raises ``UnsupportedFeatureError`` naming both.
+    Also accepted per call (``invoke(..., api_format=...)``, ``bind(api_format=...)``),
+    checked the same way and never sent in the body."""
     fallback_models: list[str] | None = None
     """Models tried in order when the model still fails with 429, 5xx or
     ``model_not_found`` after its retries (streams: only before the first chunk). Those
@@ -275,9 +278,7 @@ class ChatJuhe(BaseChatModel):
     @classmethod
     def _known_format(cls, value: str) -> str:
         """Refuse an unknown wire format when the model is built, not at the first call."""
-        if value != "auto":
-            codec_for(value)  # UnsupportedFeatureError (a ValueError) naming the choices
-        return value
+        return _check_format(value)
 
     # --- LangChain conventions ---
 
@@ -316,12 +317,12 @@ class ChatJuhe(BaseChatModel):
             params["fallback_models"] = self.fallback_models
         return params
 
-    def _wire_format(self, model: str | None = None) -> str:
-        """The concrete format of calls to ``model`` (default: ``self.model``); for
-        ``"auto"``, the format its name family suggests."""
-        if self.api_format != "auto":
-            return self.api_format
-        return guess_format(model or self.model)
+    def _wire_format(self, model: str | None = None, api_format: str | None = None) -> str:
+        """The concrete format of calls to ``model`` (default: ``self.model``) in
+        ``api_format`` (default: ``self.api_format``); for ``"auto"``, the format the
+        model's name family suggests."""
+        fmt = api_format or self.api_format
+        return fmt if fmt != "auto" else guess_format(model or self.model)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}
@@ -338,8 +339,11 @@ class ChatJuhe(BaseChatModel):
         return ls_params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
+        return self._format_profile(self._wire_format())
+
+    def _format_profile(self, fmt: str) -> ModelProfile:
+        """What the model can do when spoken to in the concrete format ``fmt``."""
         caps = capabilities_for(self.model)
-        fmt = self._wire_format()
         # Only the anthropic codec carries images and PDFs inside tool results.
         media_results = fmt == "anthropic"
         native_schema = "json_schema" in FORMAT_METHODS.get(fmt, ("json_schema",))
@@ -406,8 +410,14 @@ class ChatJuhe(BaseChatModel):
     def _request_args(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[ChatRequest, _Call]:
-        """The neutral request and how to send it (fallbacks, stream usage)."""
+        """The neutral request and how to send it (format, fallbacks, stream usage).
+
+        A call's ``api_format`` (``invoke(..., api_format=...)`` or ``bind``) picks the
+        wire format of that call; it is checked like the field and never sent in the body.
+        """
         kwargs.pop("stream", None)
+        api_format = kwargs.pop("api_format", None)
+        api_format = self.api_format if api_format is None else _check_format(api_format)
         stream_usage = bool(kwargs.pop("stream_usage", self.stream_usage))
         fallbacks = kwargs.pop("fallback_models", None)
         if fallbacks is None:
@@ -418,8 +428,8 @@ class ChatJuhe(BaseChatModel):
         model = params.pop("model")
         request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
         for name in (model, *fallbacks):
-            _convert.check_carried(request, self._wire_format(name))
-        return request, _Call(model, tuple(fallbacks), stream_usage)
+            _convert.check_carried(request, self._wire_format(name, api_format))
+        return request, _Call(model, api_format, tuple(fallbacks), stream_usage)
 
     def _generate(
         self,
@@ -430,7 +440,7 @@ class ChatJuhe(BaseChatModel):
     ) -> ChatResult:
         request, call = self._request_args(messages, stop, kwargs)
         result = self._get_client().chat(
-            request, api_format=self.api_format, fallback_models=call.fallbacks
+            request, api_format=call.api_format, fallback_models=call.fallbacks
         )
         return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
@@ -443,7 +453,7 @@ class ChatJuhe(BaseChatModel):
     ) -> ChatResult:
         request, call = self._request_args(messages, stop, kwargs)
         result = await self._get_async_client().chat(
-            request, api_format=self.api_format, fallback_models=call.fallbacks
+            request, api_format=call.api_format, fallback_models=call.fallbacks
         )
         return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
@@ -458,7 +468,7 @@ class ChatJuhe(BaseChatModel):
         builder = _convert.ChunkBuilder(model=call.model, stream_usage=call.stream_usage)
         stream = self._get_client().chat_stream(
             request,
-            api_format=self.api_format,
+            api_format=call.api_format,
             idle_timeout=self.stream_chunk_timeout,
             fallback_models=call.fallbacks,
         )
@@ -481,7 +491,7 @@ class ChatJuhe(BaseChatModel):
         builder = _convert.ChunkBuilder(model=call.model, stream_usage=call.stream_usage)
         stream = await self._get_async_client().chat_stream(
             request,
-            api_format=self.api_format,
+            api_format=call.api_format,
             idle_timeout=self.stream_chunk_timeout,
             fallback_models=call.fallbacks,
         )
@@ -528,6 +538,7 @@ class ChatJuhe(BaseChatModel):
         method: StructuredOutputMethod | None = None,
         include_raw: bool = False,
         strict: bool | None = None,
+        api_format: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """A runnable returning ``schema`` instances (pydantic) or dicts.
@@ -544,11 +555,22 @@ class ChatJuhe(BaseChatModel):
             include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising
                 on parse errors.
             strict: Ask the server to enforce the schema exactly.
+            api_format: The wire format of this runnable's calls (default: the model's);
+                the method is chosen for it, and it is bound like ``bind(api_format=...)``.
+                A structured runnable invoked with another ``api_format`` keeps its
+                method: one that format cannot carry raises ``UnsupportedFeatureError``.
             kwargs: Not accepted (ValueError), as in langchain-core.
         """
         if kwargs:
             raise ValueError(f"Received unsupported arguments {kwargs}")
-        chosen = choose_structured_output_method(method, self.profile, self._wire_format())
+        fmt = self._wire_format()
+        profile = self.profile
+        bound: dict[str, Any] = {}
+        if api_format is not None:
+            bound["api_format"] = _check_format(api_format)
+            fmt = self._wire_format(api_format=api_format)
+            profile = self._format_profile(fmt)
+        chosen = choose_structured_output_method(method, profile, fmt)
         ls_format = {"kwargs": {"method": chosen, "strict": strict}, "schema": schema}
         llm: Runnable[LanguageModelInput, AIMessage]
         if schema is None and chosen != "json_mode":
@@ -556,16 +578,23 @@ class ChatJuhe(BaseChatModel):
         if chosen == "function_calling" and schema is not None:
             name = format_tools([schema])[0]["function"]["name"]
             llm = self.bind_tools(
-                [schema], tool_choice=name, strict=strict, ls_structured_output_format=ls_format
+                [schema],
+                tool_choice=name,
+                strict=strict,
+                ls_structured_output_format=ls_format,
+                **bound,
             )
         elif chosen == "json_schema":
             response_format = json_schema_response_format(schema, strict=strict)
-            llm = self.bind(response_format=response_format, ls_structured_output_format=ls_format)
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=ls_format, **bound
+            )
         else:
             ls_format["kwargs"] = {"method": chosen}
             llm = self.bind(
                 response_format={"type": "json_object"},
                 ls_structured_output_format=ls_format if schema is not None else None,
+                **bound,
             )
         parser = structured_output_parser(schema, chosen)
         if not include_raw:
@@ -579,11 +608,21 @@ class ChatJuhe(BaseChatModel):
         )
 
 
+def _check_format(value: str) -> str:
+    """``value`` if it names a wire format or ``"auto"``; else UnsupportedFeatureError
+    (a ValueError) naming ``api_format`` and the choices."""
+    if value != "auto":
+        codec_for(value)
+    return value
+
+
 class _Call(NamedTuple):
     """How one call is sent, beside its request."""
 
     model: str
     """The model asked for."""
+    api_format: str
+    """The wire format of this call (the call's own, else the model's)."""
     fallbacks: tuple[str, ...]
     """Models to try next (``fallback_models``)."""
     stream_usage: bool

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.settings import Settings
 
-__all__ = ["Clients", "ConnectionFields", "settings_of", "without_key"]
+__all__ = ["Clients", "ConnectionFields", "refuse_unknown", "settings_of", "without_key"]
 
 
 class Clients:
@@ -122,6 +122,8 @@ class ConnectionFields(Protocol):
     def max_retries(self) -> int: ...
     @property
     def default_headers(self) -> Mapping[str, str] | None: ...
+    @property
+    def allow_insecure_http(self) -> bool: ...
 
 
 def settings_of(obj: ConnectionFields) -> Settings:
@@ -132,6 +134,7 @@ def settings_of(obj: ConnectionFields) -> Settings:
         timeout=obj.timeout,
         max_retries=obj.max_retries,
         default_headers=obj.default_headers,
+        allow_insecure_http=obj.allow_insecure_http,
     )
 
 
@@ -143,3 +146,22 @@ def without_key(state: dict[str, Any]) -> dict[str, Any]:
     for any object built without one (multiprocess pipelines get it from the environment).
     """
     return {**state, "__dict__": {**state["__dict__"], "api_key": None}}
+
+
+def refuse_unknown(
+    cls: type[BaseModel], kwargs: Mapping[str, Any], renamed: Mapping[str, str], hint: str = ""
+) -> None:
+    """TypeError naming every keyword in ``kwargs`` that is none of ``cls``'s fields.
+
+    LlamaIndex's pydantic config ignores unknown fields (llama-index-llms-openai passes
+    its ``**kwargs`` on to it unchecked), so a misspelt setting, or one of another class,
+    would be dropped without a word. ``renamed`` says what to use instead of a name other
+    classes give the same setting (ChatJuhe's ``base_url`` is our ``api_base``).
+    """
+    unknown = [name for name in kwargs if name not in cls.model_fields]
+    if not unknown:
+        return
+    named = ", ".join(
+        f"{name!r} (use {renamed[name]})" if name in renamed else repr(name) for name in unknown
+    )
+    raise TypeError(f"{cls.__name__}() got unexpected keyword argument(s) {named}{hint}")

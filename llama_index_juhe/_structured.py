@@ -18,7 +18,7 @@ models get a tool call there. ``pydantic_program_mode`` other than DEFAULT is ho
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Mapping
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import llama_index.core.instrumentation as instrument
@@ -72,21 +72,22 @@ class JsonSchemaLLM(FunctionCallingLLM):
 
     strict: bool = Field(default=False, description="Strict tool and JSON schemas.")
 
-    def _structured_method(self) -> StructuredMethod:
-        """The method for this model and format (subclasses decide)."""
+    def _structured_method(self, llm_kwargs: Mapping[str, Any] | None = None) -> StructuredMethod:
+        """The method for this model and the call's format: ``llm_kwargs["api_format"]``
+        when given, else the model's (subclasses decide)."""
         raise NotImplementedError
 
-    def _use_json_schema(self) -> bool:
+    def _use_json_schema(self, llm_kwargs: Mapping[str, Any] | None) -> bool:
         return (
             self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-            and self._structured_method() == "json_schema"
+            and self._structured_method(llm_kwargs) == "json_schema"
         )
 
     def _program_kwargs(self, llm_kwargs: dict[str, Any] | None) -> dict[str, Any] | None:
         """``llm_kwargs`` for LlamaIndex's own programs: JSON mode added where it is best."""
         if (
             self.pydantic_program_mode != PydanticProgramMode.DEFAULT
-            or self._structured_method() != "json_mode"
+            or self._structured_method(llm_kwargs) != "json_mode"
         ):
             return llm_kwargs
         return {"response_format": JsonObjectFormat(), **(llm_kwargs or {})}
@@ -113,7 +114,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         **prompt_args: Any,
     ) -> Model:
         """An instance of ``output_cls`` predicted from ``prompt``."""
-        if not self._use_json_schema():
+        if not self._use_json_schema(llm_kwargs):
             fallback: Model = super().structured_predict(
                 output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
@@ -138,7 +139,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         **prompt_args: Any,
     ) -> Model:
         """An instance of ``output_cls`` predicted from ``prompt``, async."""
-        if not self._use_json_schema():
+        if not self._use_json_schema(llm_kwargs):
             fallback: Model = await super().astructured_predict(
                 output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
@@ -161,7 +162,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> Generator[Any, None, None]:
-        if not self._use_json_schema():
+        if not self._use_json_schema(llm_kwargs):
             yield from super()._structured_stream_call(
                 output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )
@@ -179,7 +180,7 @@ class JsonSchemaLLM(FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> AsyncGenerator[Any, None]:
-        if not self._use_json_schema():
+        if not self._use_json_schema(llm_kwargs):
             return await super()._structured_astream_call(
                 output_cls, prompt, self._program_kwargs(llm_kwargs), **prompt_args
             )

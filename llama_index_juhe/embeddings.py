@@ -13,10 +13,10 @@ bar, which advances as texts are queued (sync) or counts batches (async).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import llama_index.core.instrumentation as instrument
@@ -26,12 +26,20 @@ from llama_index.core.callbacks import CallbackManager
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.embeddings import EmbeddingResult
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 from llama_index_juhe.usage import EmbeddingUsageEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+# JuheEmbeddings' (LangChain) names for settings JuheEmbedding spells differently.
+_RENAMED: Final[Mapping[str, str]] = {
+    "base_url": "api_base",
+    "http_async_client": "async_http_client",
+    "chunk_size": "embed_batch_size",
+    "max_concurrency": "num_workers",
+    "show_progress_bar": "show_progress= on get_text_embedding_batch",
+}
 DEFAULT_EMBED_BATCH_SIZE = 100  # as llama-index-embeddings-openai; the API takes up to 2048
 # core re-exports get_dispatcher without listing it in __all__, hence the ignore.
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
@@ -78,6 +86,8 @@ class JuheEmbedding(BaseEmbedding):
         dimensions: shorter vectors, for models that support it (``text-embedding-3-*``).
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
         embed_batch_size, num_workers: texts per request; concurrent async requests.
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not
+            loopback (refused by default).
     """
 
     api_key: SecretStr | None = Field(
@@ -89,6 +99,10 @@ class JuheEmbedding(BaseEmbedding):
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
     default_headers: dict[str, str] | None = Field(
         default=None, description="Headers sent with every request."
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
     )
 
     _clients: Clients = PrivateAttr(default_factory=Clients)
@@ -103,6 +117,7 @@ class JuheEmbedding(BaseEmbedding):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE,
+        allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
@@ -110,6 +125,7 @@ class JuheEmbedding(BaseEmbedding):
     ) -> None:
         if model_name and model and model_name != model:
             raise ValueError(f"model_name={model_name!r} and model={model!r} disagree")
+        refuse_unknown(type(self), kwargs, _RENAMED)
         settings = Settings.resolve(
             api_key=api_key, base_url=api_base, timeout=timeout, max_retries=max_retries
         )
@@ -121,6 +137,7 @@ class JuheEmbedding(BaseEmbedding):
             "timeout": timeout,
             "max_retries": max_retries,
             "embed_batch_size": embed_batch_size,
+            "allow_insecure_http": allow_insecure_http,
             "callback_manager": callback_manager,
             **kwargs,
         }

@@ -8,8 +8,8 @@ and errors to ``juhe_core``'s clients, created lazily, one sync and one async pe
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 from llama_index.core.base.llms.generic_utils import (
@@ -39,9 +39,10 @@ from juhe_core.catalogue import ModelCapabilities, capabilities_for
 from juhe_core.messages import ChatRequest
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire import resolve_format
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import (
+    REQUEST_OPTIONS,
     chat_request,
     map_tool_choice,
     map_tools,
@@ -57,6 +58,19 @@ __all__ = ["DEFAULT_MODEL", "Juhe"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 logger = logging.getLogger(__name__)
+# ChatJuhe's and llama-index-llms-openai's names for settings Juhe spells differently.
+_RENAMED: Final[Mapping[str, str]] = {
+    "base_url": "api_base",
+    "model_name": "model",
+    "max_completion_tokens": "max_tokens",
+    "max_new_tokens": "max_tokens",
+    "http_async_client": "async_http_client",
+    "model_kwargs": "additional_kwargs",
+    "extra_body": "additional_kwargs",
+    "stop_sequences": "stop",
+}
+# Request options a keyword may set for every call (those without a field of their own).
+_CALL_OPTIONS: Final = (*REQUEST_OPTIONS, "stop")
 
 
 class Juhe(JsonSchemaLLM):
@@ -79,12 +93,18 @@ class Juhe(JsonSchemaLLM):
         model: the model name, sent unchanged.
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
         api_format: the wire format: ``"openai"`` (default), ``"anthropic"``, ``"gemini"``,
-            ``"responses"``, or ``"auto"`` for the model's native one.
-        temperature, max_tokens, reasoning_effort: sent when set.
+            ``"responses"``, or ``"auto"`` for the model's native one. Also per call
+            (``chat(..., api_format=...)``, or in ``llm_kwargs``), never sent in the body.
+        temperature, max_tokens, reasoning_effort, thinking_budget: sent when set
+            (``thinking_budget``: reasoning tokens, native Anthropic/Gemini formats).
         fallback_models: models tried in order when ``model`` still fails with 429, 5xx
             or ``model_not_found`` after its retries; the ones that failed are listed in
             ``ChatResponse.additional_kwargs["fallbacks"]`` (and on every stream chunk).
         additional_kwargs: extra request options; unknown names go into the body as is.
+        stream_chunk_timeout: most seconds between two stream events before
+            ``APITimeoutError`` (an idle-stream watchdog; none by default).
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not
+            loopback (refused by default).
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
 
@@ -105,6 +125,10 @@ class Juhe(JsonSchemaLLM):
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request.")
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries.")
     reasoning_effort: str | None = Field(default=None, description="minimal/low/medium/high.")
+    thinking_budget: int | None = Field(
+        default=None,
+        description="Reasoning tokens to allow (native Anthropic/Gemini formats; 0: off).",
+    )
     fallback_models: list[str] = Field(
         default_factory=list,
         description="Models tried in order when the model fails after its retries.",
@@ -114,6 +138,13 @@ class Juhe(JsonSchemaLLM):
     )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Headers sent with every request."
+    )
+    stream_chunk_timeout: float | None = Field(
+        default=None, gt=0, description="Idle-stream watchdog: most seconds between events."
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
     )
 
     _clients: Clients = PrivateAttr(default_factory=Clients)
@@ -132,16 +163,24 @@ class Juhe(JsonSchemaLLM):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         reasoning_effort: str | None = None,
+        thinking_budget: int | None = None,
         fallback_models: list[str] | None = None,
         strict: bool = False,
         additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,
+        stream_chunk_timeout: float | None = None,
+        allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
         resolve_format(api_format, model)  # juhe_core's error for unknown formats
+        # Request options with no field of their own (top_p, seed, stop ...) are sent
+        # with every call, as additional_kwargs; any other unknown keyword is an error.
+        options = {k: kwargs.pop(k) for k in _CALL_OPTIONS if k in kwargs}
+        hint = "; request fields go in additional_kwargs"
+        refuse_unknown(type(self), kwargs, _RENAMED, hint)
         # Resolve the environment once, so the fields show what will be used, and a
         # malformed base URL fails here rather than at the first request.
         settings = Settings.resolve(
@@ -160,10 +199,13 @@ class Juhe(JsonSchemaLLM):
             "timeout": timeout,
             "max_retries": max_retries,
             "reasoning_effort": reasoning_effort,
+            "thinking_budget": thinking_budget,
             "fallback_models": list(fallback_models or ()),
             "strict": strict,
-            "additional_kwargs": additional_kwargs or {},
+            "additional_kwargs": {**(additional_kwargs or {}), **options},
             "default_headers": default_headers,
+            "stream_chunk_timeout": stream_chunk_timeout,
+            "allow_insecure_http": allow_insecure_http,
             "callback_manager": callback_manager,
             **kwargs,
         }
@@ -202,15 +244,20 @@ class Juhe(JsonSchemaLLM):
     def resolved_format(self) -> str:
         """The wire format calls use: ``api_format``, with ``"auto"`` resolved by name
         (or by the model list, once the client has fetched it)."""
+        return self._resolve(self.api_format)
+
+    def _resolve(self, api_format: str) -> str:
+        """The concrete format ``api_format`` means for ``model`` (unknown names raise)."""
         client = self._clients.peek_sync()
         if client is not None:
-            return client.resolve_format(self.api_format, self.model)
-        return resolve_format(self.api_format, self.model)
+            return client.resolve_format(api_format, self.model)
+        return resolve_format(api_format, self.model)
 
-    def _structured_method(self) -> StructuredMethod:
+    def _structured_method(self, llm_kwargs: Mapping[str, Any] | None = None) -> StructuredMethod:
+        api_format = (llm_kwargs or {}).get("api_format")
         return structured_method(
             self.capabilities,
-            self.resolved_format,
+            self.resolved_format if api_format is None else self._resolve(api_format),
             function_calling=bool(self.metadata.is_function_calling_model),
         )
 
@@ -225,46 +272,57 @@ class Juhe(JsonSchemaLLM):
         await self._clients.aclose()
 
     def _call_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """What the juhe_core call takes besides the request (a call may override them)."""
+        """What the juhe_core call takes besides the request (a call may override them).
+
+        A call's ``api_format`` picks that call's wire format: taken out of ``kwargs``
+        (never sent in the body) and checked like the field.
+        """
         fallbacks = kwargs.pop("fallback_models", None)
+        api_format = kwargs.pop("api_format", None)
+        if api_format is not None:
+            resolve_format(api_format, self.model)  # juhe_core's error for unknown formats
         return {
-            "api_format": self.api_format,
+            "api_format": self.api_format if api_format is None else api_format,
             "fallback_models": self.fallback_models if fallbacks is None else list(fallbacks),
         }
 
-    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
+    def _request(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], api_format: str
+    ) -> ChatRequest:
         own = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "reasoning_effort": self.reasoning_effort,
+            "thinking_budget": self.thinking_budget,
         }
         options = {k: v for k, v in own.items() if v is not None}
         options.update(self.additional_kwargs)
         options.update(kwargs)
         request = chat_request(self.model, messages, options, strict=self.strict)
-        refuse_uncarried(request, self.resolved_format)
+        refuse_uncarried(request, self._resolve(api_format))
         return request
 
     # --- chat ---
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         return map_result(self._clients.sync(settings_of(self)).chat(request, **options))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         result = await self._clients.async_(settings_of(self)).chat(request, **options)
         return map_result(result)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
         client = self._clients.sync(settings_of(self))
+        idle_timeout = self.stream_chunk_timeout
 
         def gen() -> Generator[ChatResponse, None, None]:
-            with client.chat_stream(request, **options) as stream:
+            with client.chat_stream(request, idle_timeout=idle_timeout, **options) as stream:
                 fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 for delta in stream:
                     if (chunk := fold.feed(delta)) is not None:
@@ -277,10 +335,13 @@ class Juhe(JsonSchemaLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         options = self._call_options(kwargs)
-        request = self._request(messages, kwargs)
+        request = self._request(messages, kwargs, options["api_format"])
+
+        idle_timeout = self.stream_chunk_timeout
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            stream = await self._clients.async_(settings_of(self)).chat_stream(request, **options)
+            client = self._clients.async_(settings_of(self))
+            stream = await client.chat_stream(request, idle_timeout=idle_timeout, **options)
             async with stream:
                 fold = StreamFold(request_id=stream.request_id, fallbacks=stream.fallbacks)
                 async for delta in stream:

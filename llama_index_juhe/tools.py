@@ -113,6 +113,8 @@ class JuheToolSpec(BaseToolSpec):
 
     Key arguments:
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not
+            loopback (refused by default).
         output_dir: where images and audio are written (created when needed).
         **options: the other ``juhe_core.tools.JuheTools`` settings: ``image_model``,
             ``edit_model``, ``speech_model``, ``voice``, ``moderation_model``,
@@ -149,6 +151,7 @@ class JuheToolSpec(BaseToolSpec):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: dict[str, str] | None = None,
+        allow_insecure_http: bool = False,
         output_dir: str | Path = "juhe-output",
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -161,6 +164,7 @@ class JuheToolSpec(BaseToolSpec):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            allow_insecure_http=allow_insecure_http,
         )
         self._options = {"output_dir": Path(output_dir), **options}
         self._clients = Clients(http_client, async_http_client)

@@ -44,7 +44,7 @@ from llama_index.core.instrumentation.events.llm import (
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
 from juhe_core.wire.media import Balance
-from llama_index_juhe._clients import Clients, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
 
 __all__ = ["EmbeddingUsageEvent", "JuheUsageHandler", "ModelUsage"]
 
@@ -139,6 +139,10 @@ class JuheUsageHandler(BaseEventHandler):
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = None
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow the key over plain http:// to a host that is not loopback.",
+    )
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _asked: dict[str, str] = PrivateAttr(default_factory=dict)  # span id -> model asked for
@@ -153,6 +157,7 @@ class JuheUsageHandler(BaseEventHandler):
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown(type(self), kwargs, {"base_url": "api_base"})
         settings = Settings.resolve(api_key=api_key, base_url=api_base)
         # Passed as a dict: mypy sees the base class __init__, not this model's fields.
         fields: dict[str, Any] = {

@@ -146,6 +146,48 @@ def test_per_call_model_override_is_sent_and_traced(
     assert seen[0]["ls_provider"] == "juhe"
 
 
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_per_call_api_format_picks_the_route_and_is_never_sent(
+    both: Both, llm: ChatJuhe, emu: Emulator, mode: str
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Params(BaseCallbackHandler):
+        def on_chat_model_start(self, *args: Any, invocation_params: Any = None, **_: Any) -> None:
+            seen.append(invocation_params)
+
+    call = invoke if mode == "invoke" else stream
+    config = {"callbacks": [Params()]}
+    call(both, llm, llm, "Hello", api_format="anthropic", config=config)
+    call(both, llm.bind(api_format="anthropic"), llm, "Hello", config=config)
+    call(both, llm, llm, "Hello", config=config)  # the model's own format again
+    assert [r.path for r in emu.requests] == ["/v1/messages", "/v1/messages", CHAT]
+    assert not any("api_format" in r.json for r in emu.requests)
+    assert [p["api_format"] for p in seen] == ["anthropic", "anthropic", "openai"]
+    assert {p["_type"] for p in seen} == {"juhe-chat"}
+
+
+def test_per_call_api_format_is_checked_and_decides_what_is_carried(
+    both: Both, llm: ChatJuhe, emu: Emulator
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        invoke(both, llm, llm, "Hello", api_format="bogus")
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        stream(both, llm.bind(api_format="bogus"), llm, "Hello")
+    with pytest.raises(UnsupportedFeatureError, match="anthropic format cannot carry modalities"):
+        invoke(both, llm, llm, "Hello", api_format="anthropic", modalities=["text", "image"])
+    # a structured runnable made for the openai format: its JSON schema cannot go as anthropic
+    with pytest.raises(UnsupportedFeatureError, match="anthropic"):
+        invoke(both, llm.with_structured_output(Joke), llm, "joke", api_format="anthropic")
+    assert emu.requests == []
+    # ... but one made for the anthropic format picks a forced tool call
+    joke = invoke(both, llm.with_structured_output(Joke, api_format="anthropic"), llm, "joke")
+    assert isinstance(joke, Joke)
+    request = emu.requests[-1]
+    assert request.path == "/v1/messages" and "api_format" not in request.json
+    assert request.json["tool_choice"] == {"type": "tool", "name": "Joke"}
+
+
 # --- tools ---
 
 

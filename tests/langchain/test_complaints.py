@@ -107,6 +107,63 @@ def test_a_slow_but_live_stream_is_not_cut(both: Both, emu: Emulator) -> None:
     assert chunks[-1].response_metadata["finish_reason"] == "stop"
 
 
+# --- leaving a stream early: the connection closes at once (the emulator sees it) ---
+
+
+def closed_at_once(emu: Emulator, timeout: float = 2.0) -> bool:
+    """Whether the emulator saw the last stream's client hang up within ``timeout``
+    (the stream is stalled for 5 s, so only an early close can be seen in time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if emu.requests and emu.requests[-1].closed_early:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("how", ["break", "close"])
+def test_leaving_a_stream_early_closes_the_connection(emu: Emulator, how: str) -> None:
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=5.0), path=CHAT)
+    llm = chat(emu, max_retries=0)
+    if how == "break":
+        for chunk in llm.stream("hello there"):
+            if chunk.text:
+                break  # the generator is dropped here, which closes it
+    else:
+        chunks = llm.stream("hello there")
+        assert next(chunk for chunk in chunks if chunk.text)
+        chunks.close()
+    assert closed_at_once(emu)
+    assert "again" in llm.invoke("again").text  # the pool is still healthy
+    llm.close()
+
+
+def test_cancelling_an_astream_task_closes_the_connection(emu: Emulator) -> None:
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=5.0), path=CHAT)
+    llm = chat(emu, max_retries=0)
+
+    async def main() -> bool:
+        seen = asyncio.Event()
+
+        async def consume() -> None:
+            async for chunk in llm.astream("hello there"):
+                if chunk.text:
+                    seen.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(seen.wait(), 3.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Checked while the loop (and so the async client's pool) is still alive.
+        closed = await asyncio.to_thread(closed_at_once, emu)
+        assert "again" in (await llm.ainvoke("again")).text
+        await llm.aclose()
+        return closed
+
+    assert asyncio.run(main())
+
+
 @pytest.mark.parametrize("kind", ["cut", "cut_done", "error_mid_stream"])
 def test_broken_streams_raise_instead_of_ending_short(both: Both, emu: Emulator, kind: str) -> None:
     emu.enqueue(StreamFault(kind=kind, after=2), path=CHAT)  # type: ignore[arg-type]

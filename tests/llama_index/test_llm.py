@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,16 +21,20 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.prompts import PromptTemplate
+from pydantic import BaseModel
 
 from juhe_core.errors import (
+    APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     ConfigurationError,
     StreamError,
     UnsupportedFeatureError,
 )
 from juhe_core.testing import Emulator, Fault, Reply, StreamFault
-from llama_index_juhe import Juhe, JuheEmbedding
+from llama_index_juhe import Juhe, JuheEmbedding, JuheToolSpec, JuheUsageHandler
 
 from .conftest import Both, user
 from .relay import MockRelay
@@ -37,6 +42,15 @@ from .relay import MockRelay
 CHAT = "/v1/chat/completions"
 MakeLLM = Callable[..., Juhe]
 KEY = "sk-secret-key-value-0123456789"
+PROMPT = PromptTemplate("Extract the city: {text}")
+ANTHROPIC = {"api_format": "anthropic"}
+
+
+class City(BaseModel):
+    """A city and its country."""
+
+    name: str
+    country: str
 
 
 # --- settings, metadata and the key ---
@@ -74,6 +88,25 @@ def test_malformed_base_url_fails_at_construction() -> None:
         Juhe(api_key=KEY, api_base="api.juheai.top")
 
 
+@pytest.mark.parametrize("cls", [Juhe, JuheEmbedding, JuheToolSpec, JuheUsageHandler])
+def test_plain_http_to_a_remote_host_needs_allow_insecure_http(cls: Any) -> None:
+    def call(**kwargs: Any) -> Any:
+        model = cls(api_key=KEY, api_base="http://relay.example", max_retries=0, **kwargs)
+        if isinstance(model, Juhe):
+            return model.complete("hi")
+        if isinstance(model, JuheEmbedding):
+            return model.get_text_embedding("hi")
+        if isinstance(model, JuheUsageHandler):
+            return model.read_balance("before")
+        return model.moderate_text(text="hi")
+
+    with pytest.raises(ConfigurationError, match="plain http"):
+        call()
+    # allowed: the request is attempted (and stopped by the tests' offline guard)
+    with pytest.raises(APIConnectionError):
+        call(allow_insecure_http=True)
+
+
 @pytest.mark.parametrize("cls", [Juhe, JuheEmbedding])
 def test_the_key_never_appears(cls: Any) -> None:
     model = cls(api_key=KEY)
@@ -89,6 +122,38 @@ def test_the_key_never_appears(cls: Any) -> None:
     assert "api_key" not in model.to_dict()
     assert model.api_key.get_secret_value() == KEY  # kept, just never shown
     assert KEY.encode() not in pickle.dumps(model)  # a copy reads JUHE_API_KEY instead
+
+
+def test_unknown_keywords_are_refused_by_name_not_dropped() -> None:
+    """LlamaIndex's pydantic config ignores unknown fields; ours name them instead."""
+    with pytest.raises(TypeError, match=r"'base_url' \(use api_base\)"):
+        Juhe(api_key=KEY, base_url="https://relay.example")  # ChatJuhe's name
+    with pytest.raises(TypeError, match=r"'temprature'.*additional_kwargs"):
+        Juhe(api_key=KEY, temprature=0.2)
+    with pytest.raises(TypeError, match=r"'chunk_size' \(use embed_batch_size\)"):
+        JuheEmbedding(api_key=KEY, chunk_size=10)
+    with pytest.raises(TypeError, match="'user'"):
+        JuheEmbedding(api_key=KEY, user="u-1")
+    with pytest.raises(TypeError, match=r"'base_url' \(use api_base\)"):
+        JuheUsageHandler(api_key=KEY, base_url="https://relay.example")
+    # LlamaIndex's own base fields are still taken, and a serialised model loads again
+    llm = Juhe(api_key=KEY, system_prompt="Be brief.", top_p=0.5)
+    assert Juhe.from_dict(llm.to_dict()).system_prompt == "Be brief."
+    assert JuheEmbedding.from_dict(JuheEmbedding(num_workers=2).to_dict()).num_workers == 2
+
+
+def test_request_options_given_as_keywords_are_sent(emu: Emulator, make_llm: MakeLLM) -> None:
+    llm = make_llm(top_p=0.5, seed=7, stop=["END"], logprobs=True, additional_kwargs={"n": 1})
+    assert llm.additional_kwargs == {
+        "n": 1,
+        "top_p": 0.5,
+        "seed": 7,
+        "stop": ["END"],
+        "logprobs": True,
+    }
+    llm.complete("hi")
+    body = emu.requests[-1].json
+    assert (body["top_p"], body["seed"], body["stop"], body["logprobs"]) == (0.5, 7, ["END"], True)
 
 
 def test_unknown_api_format_is_refused_with_the_core_error() -> None:
@@ -161,6 +226,18 @@ def test_options_reach_the_wire(both: Both, emu: Emulator) -> None:
     assert (body["user"], body["stop"]) == ("u-1", ["END"])
 
 
+def test_thinking_budget_from_the_constructor(both: Both, emu: Emulator, make_llm: MakeLLM) -> None:
+    both.model = make_llm(model="claude-sonnet-4-5", api_format="anthropic", thinking_budget=2048)
+    both.chat(user("Is 97 prime?"))
+    assert emu.requests[-1].json["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    both.chat(user("Is 97 prime?"), thinking_budget=0)  # the call's own wins: thinking off
+    assert "thinking" not in emu.requests[-1].json
+    both.model = make_llm(model="gemini-2.5-flash", api_format="gemini", thinking_budget=1024)
+    both.chat(user("Is 97 prime?"))
+    config = emu.requests[-1].json["generationConfig"]["thinkingConfig"]
+    assert config == {"thinkingBudget": 1024, "includeThoughts": True}
+
+
 def test_usage_in_additional_kwargs_and_raw(both: Both) -> None:
     response = both.chat(user("Count my tokens, please."))
     counts = response.additional_kwargs
@@ -206,6 +283,18 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(both: Both, emu: Emulator) 
     emu.enqueue(StreamFault(kind="cut_done", after=2), path=CHAT)
     with pytest.raises(StreamError):
         both.stream("chat", user("Tell me a long story."))
+
+
+def test_idle_stream_watchdog(both: Both, emu: Emulator, make_llm: MakeLLM) -> None:
+    both.model = make_llm(stream_chunk_timeout=0.3)
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=3.0), path=CHAT)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        both.stream("chat", user("Tell me a long story."))
+    assert time.monotonic() - started < 2.5
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=0.1), path=CHAT)
+    chunks = both.stream("chat", user("Tell me a story."))  # slow but live: not cut
+    assert chunks[-1].raw["finish_reason"] == "stop"
 
 
 # --- observability ---
@@ -308,6 +397,46 @@ def test_api_format_auto_picks_the_native_format(emu: Emulator, make_llm: MakeLL
     llm = make_llm(api_format="auto")
     assert "hi there" in llm.complete("hi there").text
     assert emu.requests[-1].path == CHAT  # gpt-4o-mini: the openai format
+
+
+def test_per_call_api_format_picks_the_route_and_is_never_sent(both: Both, emu: Emulator) -> None:
+    recorder = Recorder()
+    root = get_dispatcher()
+    root.add_event_handler(recorder)
+    try:
+        assert "Hello" in (both.chat(user("Hello"), api_format="anthropic").message.content or "")
+        chunks = both.stream("chat", user("Hello"), api_format="anthropic")
+        assert "Hello" in (chunks[-1].message.content or "")
+        assert "Hello" in both.call("complete", "Hello", api_format="anthropic").text
+        assert "Hello" in both.stream("complete", "Hello", api_format="anthropic")[-1].text
+        both.chat(user("Hello"))  # the model's own format again
+    finally:
+        root.event_handlers.remove(recorder)
+    assert [r.path for r in emu.requests] == ["/v1/messages"] * 4 + [CHAT]
+    assert not any("api_format" in r.json for r in emu.requests)
+    starts = [e for e in recorder.events if type(e).__name__ == "LLMChatStartEvent"]
+    assert starts[0].additional_kwargs["api_format"] == "anthropic"  # what tracing sees
+
+
+def test_per_call_api_format_is_checked_and_decides_what_is_carried(
+    both: Both, emu: Emulator
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        both.chat(user("hi"), api_format="bogus")
+    with pytest.raises(UnsupportedFeatureError, match="unknown api_format 'bogus'"):
+        both.stream("chat", user("hi"), api_format="bogus")
+    with pytest.raises(UnsupportedFeatureError, match="anthropic format has no modalities"):
+        both.chat(user("hi"), api_format="anthropic", modalities=["text", "image"])
+    assert emu.requests == []
+    # structured output picks its method for the call's format: a tool call for anthropic
+    city = both.run(
+        lambda: both.model.structured_predict(City, PROMPT, llm_kwargs=ANTHROPIC, text="Lyon"),
+        lambda: both.model.astructured_predict(City, PROMPT, llm_kwargs=ANTHROPIC, text="Lyon"),
+    )
+    assert isinstance(city, City)
+    request = emu.requests[-1]
+    assert request.path == "/v1/messages" and "api_format" not in request.json
+    assert request.json["tools"][0]["name"] == "City"
 
 
 def test_leaving_a_stream_early_closes_it(llm: Juhe, emu: Emulator) -> None:
