@@ -127,7 +127,7 @@ def test_openai_embeddings_spellings_and_per_call_chunk_size(emu: Emulator) -> N
     assert len(model.embed_documents(["a", "b", "c"], chunk_size=1)) == 3
     assert [len(r.json["input"]) for r in emu.requests] == [1, 1, 1]
     assert len(asyncio.run(model.aembed_documents(["a", "b", "c"], chunk_size=2))) == 3
-    assert [len(r.json["input"]) for r in emu.requests[3:]] == [2, 1]
+    assert sorted(len(r.json["input"]) for r in emu.requests[3:]) == [1, 2]  # concurrent
     assert emu.api_key not in repr(model)
     with pytest.raises(UnsupportedFeatureError, match="chunk_size must be an int >= 1"):
         model.embed_documents(["a"], chunk_size=0)

@@ -77,6 +77,8 @@ class MockRelay:
         self.stream_body: bytes | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # api_format="auto" reads the model list first
+            return httpx.Response(200, json={"object": "list", "data": []})
         body = json.loads(request.content)
         self.bodies.append(body)
         self.paths.append(request.url.path)

@@ -29,6 +29,8 @@ class Relay:
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # api_format="auto" reads the model list first
+            return httpx.Response(200, json={"object": "list", "data": []})
         self.requests.append((request.url.path, json.loads(request.content)))
         return httpx.Response(200, content=self.body, headers={"content-type": self.content_type})
 

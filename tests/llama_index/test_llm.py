@@ -556,6 +556,7 @@ def test_fallbacks_with_auto_speak_each_models_own_format(
     response = both.chat(user("hi"))
     assert response.additional_kwargs["fallbacks"] == ["claude-sonnet-4-5"]
     assert [r.path for r in emu.requests] == [
+        "/v1/models",  # "auto" reads the model list once, first
         "/v1/messages",
         "/v1beta/models/gemini-2.5-flash:generateContent",
     ]
