@@ -1,6 +1,6 @@
 """The transport: request building, retries and response handling, shared by sync and async.
 
-Every decision lives in a pure function used by both drivers (``build_request``,
+Every decision lives in a pure function used by both drivers (``prepare``,
 ``next_delay``, ``check_response``, ``decode_json``, ``sse_item``); the two drivers
 (``SyncTransport`` on ``httpx.Client``, ``AsyncTransport`` on ``httpx.AsyncClient``) only
 do I/O. This is the one place where httpx exceptions become ``juhe_core`` errors.
@@ -31,6 +31,8 @@ from juhe_core.errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
+    JuheError,
     StreamError,
     error_from_body,
     error_from_response,
@@ -113,10 +115,42 @@ def build_request(
     )
 
 
+def prepare(
+    http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
+) -> httpx.Request:
+    """``build_request`` with httpx's failures translated; the request is never quoted.
+
+    httpx encodes header values as ASCII and validates the URL here, and its exceptions
+    hold the offending text (which can be the ``Authorization`` value). Settings already
+    refuse a bad key or default header; this is the boundary for anything else. The error
+    is raised outside the ``except`` so it does not chain the original as its context.
+    """
+    error: JuheError
+    try:
+        return build_request(http, settings, call)
+    except httpx.HTTPError as exc:
+        error = translate(exc)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        error = ConfigurationError(
+            f"cannot build the request for {call.method} {call.path} ({type(exc).__name__}): "
+            "a header or the URL holds characters HTTP cannot carry"
+        )
+    raise error
+
+
 def translate(exc: httpx.HTTPError) -> APIError:
-    """The juhe_core error for an httpx exception (the one translation boundary)."""
+    """The juhe_core error for an httpx exception (the one translation boundary).
+
+    A ``LocalProtocolError`` is h11 refusing what *we* were about to send, and its text
+    quotes it, headers included (the key among them): it gets a fixed message.
+    """
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.LocalProtocolError):
+        return APIConnectionError(
+            "connection error (LocalProtocolError): the request could not be sent as valid "
+            "HTTP (a header holds characters HTTP cannot carry?)"
+        )
     return APIConnectionError(f"connection error ({type(exc).__name__}): {exc}")
 
 
@@ -265,7 +299,7 @@ class SyncTransport:
 
     def send(self, call: Call) -> httpx.Response:
         """Send with retries. The response is read unless ``call.stream``; status < 400."""
-        request = build_request(self.http, self.settings, call)
+        request = prepare(self.http, self.settings, call)
         attempt = 0
         while True:
             headers: Mapping[str, str] | None = None
@@ -403,7 +437,7 @@ class AsyncTransport:
         return response
 
     async def _send(self, call: Call, http: httpx.AsyncClient) -> httpx.Response:
-        request = build_request(http, self.settings, call)
+        request = prepare(http, self.settings, call)
         attempt = 0
         while True:
             headers: Mapping[str, str] | None = None

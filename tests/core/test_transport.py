@@ -339,3 +339,59 @@ def test_body_size_cap(kind: str, juhe_emulator: Emulator, stream_body: bool) ->
         both.chat(request)
     assert len(juhe_emulator.requests) == 1  # refused, not retried
     assert "France" in Both(kind, juhe_emulator).chat(REQUEST).text  # the default cap is ample
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\u00e9"], ids=["newline", "non-ascii"])
+def test_unsendable_key_is_refused_before_sending_and_never_quoted(
+    kind: str, juhe_emulator: Emulator, suffix: str
+) -> None:
+    key = juhe_emulator.api_key + suffix
+    both = Both.__new__(Both)
+    both.kind, both.kwargs = kind, {"base_url": juhe_emulator.base_url, "max_retries": 2}
+    # Built through the client: the key is read from the environment on first use too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUHE_API_KEY", key)
+        with pytest.raises(ConfigurationError, match="JUHE_API_KEY") as info:
+            both.chat()
+    err = info.value
+    for text in (str(err), repr(err), repr(err.__dict__), repr(err.__context__)):
+        assert juhe_emulator.api_key not in text
+    assert juhe_emulator.requests == []  # refused, not sent (nor retried)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("Bearer sk-secret\n", APIConnectionError), ("Bearer sk-s\u00e9cret", ConfigurationError)],
+    ids=["newline", "non-ascii"],
+)
+def test_unsendable_header_error_never_quotes_the_request(
+    juhe_emulator: Emulator, value: str, error: type[Exception]
+) -> None:
+    # Past the settings' checks (a codec's own header), httpx/h11 refuse the request and
+    # their exception text quotes it; the translated error must not.
+    from juhe_core._transport import AsyncTransport, Call, SyncTransport
+    from juhe_core.settings import Settings
+
+    settings = Settings.resolve(
+        api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url, max_retries=0
+    )
+    call = Call("POST", CHAT, body={"model": "m"}, headers={"X-Secret": value})
+    sync = SyncTransport(settings)
+    with pytest.raises(error) as info:
+        sync.send(call)
+    sync.close()
+
+    async def main() -> BaseException:
+        transport = AsyncTransport(settings)
+        try:
+            with pytest.raises(error) as ainfo:
+                await transport.send(call)
+            assert transport._gate._value == 100  # the in-flight place was given back
+            return ainfo.value
+        finally:
+            await transport.aclose()
+
+    for err in (info.value, asyncio.run(main())):
+        for text in (str(err), repr(err), repr(err.__dict__)):
+            assert "sk-s" not in text and juhe_emulator.api_key not in text
+    assert juhe_emulator.requests == []
