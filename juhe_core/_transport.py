@@ -39,7 +39,7 @@ from juhe_core.errors import (
     find_error_object,
     stream_error_from_object,
 )
-from juhe_core.settings import Settings
+from juhe_core.settings import AUTH_HEADERS, Settings
 
 __all__ = ["AsyncTransport", "Call", "SyncTransport"]
 
@@ -82,17 +82,25 @@ class Call:
 def build_request(
     http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
 ) -> httpx.Request:
-    """The httpx request for ``call``; ConfigurationError when no key is set."""
+    """The httpx request for ``call``; ConfigurationError when no key is set.
+
+    Headers merge as HTTP field names compare, case-insensitively (``httpx.Headers``):
+    the defaults, then ``settings.default_headers``, then ``call.headers``, each replacing
+    the same name in any case. Nothing can replace the auth header: every header that can
+    carry a key (``AUTH_HEADERS``) is removed, from the caller's ``http_client`` headers
+    too, and ``Authorization: Bearer <key>`` is set last.
+    """
     key = settings.require_key()
-    headers = {
-        "Accept": "text/event-stream" if call.stream else "application/json",
-        "User-Agent": USER_AGENT,
-        **settings.default_headers,
-        **call.headers,
-        "Authorization": f"Bearer {key}",
-    }
+    headers = httpx.Headers(
+        {
+            "Accept": "text/event-stream" if call.stream else "application/json",
+            "User-Agent": USER_AGENT,
+        }
+    )
+    headers.update(settings.default_headers)
+    headers.update(call.headers)
     if call.files or call.form is not None:
-        return http.build_request(
+        request = http.build_request(
             call.method,
             settings.base_url + call.path,
             params=call.params,
@@ -101,18 +109,24 @@ def build_request(
             files=list(call.files),
             timeout=call.timeout or settings.timeout,
         )
-    content = None
-    if call.body is not None:
-        content = dumps(call.body)
-        headers["Content-Type"] = "application/json"
-    return http.build_request(
-        call.method,
-        settings.base_url + call.path,
-        params=call.params,
-        headers=headers,
-        content=content,
-        timeout=call.timeout or settings.timeout,
-    )
+    else:
+        content = None
+        if call.body is not None:
+            content = dumps(call.body)
+            headers["Content-Type"] = "application/json"
+        request = http.build_request(
+            call.method,
+            settings.base_url + call.path,
+            params=call.params,
+            headers=headers,
+            content=content,
+            timeout=call.timeout or settings.timeout,
+        )
+    # After the client's own headers were merged in: they may name an auth header too.
+    for name in AUTH_HEADERS:
+        request.headers.pop(name, None)
+    request.headers["Authorization"] = f"Bearer {key}"
+    return request
 
 
 def prepare(

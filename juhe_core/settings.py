@@ -40,6 +40,10 @@ BASE_URL_ENV: Final = "JUHE_BASE_URL"
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
 _KEY: Final = re.compile(r"[\x21-\x7e]+")
+# Headers that carry a key on some relay path (relay-behavior.md §2): x-api-key wins over
+# Authorization on /v1/messages and /v1/models, x-goog-api-key under /v1beta. Compared
+# lower-case, as HTTP field names are case-insensitive.
+AUTH_HEADERS: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key"})
 
 
 def _bad_char(text: str) -> tuple[int, str]:
@@ -83,6 +87,11 @@ def _check_headers(headers: Mapping[str, str]) -> None:
             raise ConfigurationError(
                 f"default_headers has an invalid header name {name!r}: use letters, digits "
                 "and !#$%&'*+-.^_`|~ only"
+            )
+        if name.lower() in AUTH_HEADERS:
+            raise ConfigurationError(
+                f"default_headers may not set {name!r}: the key is sent only as "
+                f"'Authorization: Bearer <key>', from api_key (or {API_KEY_ENV})"
             )
         if not isinstance(value, str):
             raise ConfigurationError(
@@ -153,7 +162,8 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     """How many times a failed request is retried (0 disables retries)."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers sent with every request (they cannot replace the auth header)."""
+    """Headers sent with every request. They cannot replace the auth header: an
+    ``Authorization``, ``x-api-key`` or ``x-goog-api-key`` entry (in any case) is refused."""
     allow_insecure_http: bool = False
     """Allow sending the key over plain http:// to a host that is not loopback."""
 

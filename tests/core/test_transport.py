@@ -395,3 +395,41 @@ def test_unsendable_header_error_never_quotes_the_request(
         for text in (str(err), repr(err), repr(err.__dict__)):
             assert "sk-s" not in text and juhe_emulator.api_key not in text
     assert juhe_emulator.requests == []
+
+
+@pytest.mark.parametrize("name", ["authorization", "AUTHORIZATION", "X-Api-Key", "x-goog-api-key"])
+def test_default_headers_cannot_set_an_auth_header(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"default_headers may not set '{name}'"):
+        JuheClient(api_key="sk-x", default_headers={name: "Bearer sk-other"})
+
+
+def test_headers_merge_case_insensitively_and_auth_is_ours(juhe_emulator: Emulator) -> None:
+    # The caller's own http_client may carry auth headers in any case; x-api-key would
+    # replace the Bearer key on /v1/models (relay-behavior.md §2), so both must go.
+    http = httpx.Client(headers={"authorization": "Bearer sk-wrongkey", "X-API-KEY": "sk-wrongkey"})
+    with JuheClient(
+        api_key=juhe_emulator.api_key,
+        base_url=juhe_emulator.base_url,
+        http_client=http,
+        default_headers={"x-trace": "t1", "user-agent": "mine/1"},
+    ) as client:
+        assert client.list_models()
+    http.close()
+    headers = juhe_emulator.requests[0].headers
+    assert headers["authorization"] == f"Bearer {juhe_emulator.api_key}"  # one, not joined
+    assert "x-api-key" not in headers
+    assert headers["x-trace"] == "t1" and headers["user-agent"] == "mine/1"
+
+
+def test_a_call_header_cannot_replace_the_auth_header(juhe_emulator: Emulator) -> None:
+    from juhe_core._transport import Call, SyncTransport
+    from juhe_core.settings import Settings
+
+    settings = Settings.resolve(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url)
+    transport = SyncTransport(settings)
+    call = Call("GET", "/v1/models", headers={"AUTHORIZATION": "x", "x-goog-api-key": "y"})
+    assert transport.send(call).status_code == 200
+    transport.close()
+    headers = juhe_emulator.requests[0].headers
+    assert headers["authorization"] == f"Bearer {juhe_emulator.api_key}"
+    assert "x-goog-api-key" not in headers
