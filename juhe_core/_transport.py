@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -41,7 +41,7 @@ from juhe_core.errors import (
 )
 from juhe_core.settings import AUTH_HEADERS, Settings
 
-__all__ = ["AsyncTransport", "Call", "SyncTransport"]
+__all__ = ["AsyncEventStream", "AsyncTransport", "Call", "EventStream", "SyncTransport"]
 
 logger = logging.getLogger("juhe_core")
 USER_AGENT: Final = f"juhe-integrations/{__version__}"
@@ -340,8 +340,12 @@ class SyncTransport:
             time.sleep(delay)
             attempt += 1
 
-    def events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
-        """The events of a stream response; the response is closed when this ends."""
+    def events(self, response: httpx.Response) -> EventStream:
+        """The events of a stream response; the response is closed when they end or
+        when ``close()`` is called, read or not."""
+        return EventStream(self._events(response), response)
+
+    def _events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
@@ -415,6 +419,7 @@ class AsyncTransport:
             ]
             self._capacity = sizes
         self._busy = [0] * len(self._shards)
+        self._total = total
         self._gate = asyncio.Semaphore(total)
 
     @property
@@ -432,12 +437,39 @@ class AsyncTransport:
         self._busy[shard] -= 1
         self._gate.release()
 
+    async def _enter(self, call: Call) -> None:
+        """Take an in-flight place, waiting at most the pool timeout for one to free up.
+
+        httpx bounds its own pool wait the same way; without this, places held by streams
+        nobody closes would make every later call wait forever.
+        """
+        if not self._gate.locked():
+            await self._gate.acquire()  # the common case: no timer to arm
+            return
+        wait = (call.timeout or self.settings.timeout).pool
+        try:
+            await asyncio.wait_for(self._gate.acquire(), wait)
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+            raise APITimeoutError(
+                f"request timed out (pool): all {self._total} in-flight places stayed taken "
+                f"for {wait} s; close streams you stop reading"
+            ) from None
+
+    async def _finish(self, response: httpx.Response) -> None:
+        """Close a stream response and give its in-flight place back; idempotent."""
+        shard = response.extensions.pop("juhe_shard", None)
+        try:
+            await response.aclose()
+        finally:
+            if shard is not None:
+                self._release(shard)
+
     async def send(self, call: Call) -> httpx.Response:
         """Send with retries. The response is read unless ``call.stream``; status < 400.
 
-        A stream response keeps its in-flight place until ``events`` ends.
+        A stream response keeps its in-flight place until ``events`` ends or is closed.
         """
-        await self._gate.acquire()
+        await self._enter(call)
         shard = self._take()
         try:
             response = await self._send(call, self._shards[shard])
@@ -480,9 +512,12 @@ class AsyncTransport:
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+    def events(self, response: httpx.Response) -> AsyncEventStream:
         """The events of a stream response from ``send``; the response is closed (and
-        its in-flight place freed) when this ends."""
+        its in-flight place freed) when they end or when ``aclose()`` is called."""
+        return AsyncEventStream(self._events(response), self._finish, response)
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
@@ -497,16 +532,107 @@ class AsyncTransport:
         except httpx.HTTPError as exc:
             raise translate(exc) from None
         finally:
-            try:
-                await response.aclose()
-            finally:
-                self._release(response.extensions.pop("juhe_shard", 0))
+            await self._finish(response)
 
     async def aclose(self) -> None:
         """Close the HTTP clients if we created them."""
         if self._owns:
             for shard in self._shards:
                 await shard.aclose()
+
+
+class EventStream:
+    """The events of one stream response; ``close()`` closes the response, read or not.
+
+    A generator that never started does not run its ``finally`` when closed, so the
+    response is closed here as well: a stream opened and dropped unread would otherwise
+    keep its pooled connection checked out for good.
+    """
+
+    __slots__ = ("_events", "_response")
+
+    def __init__(self, events: Iterator[ServerSentEvent], response: httpx.Response) -> None:
+        self._events = events
+        self._response = response
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> ServerSentEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop and close the response; idempotent."""
+        try:
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._response.close()
+
+    def __del__(self) -> None:
+        # Dropped unread without close(): give the pooled connection back anyway.
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+class AsyncEventStream:
+    """The async twin of ``EventStream``: ``aclose()`` closes the response and frees the
+    stream's in-flight place, whether or not it was read."""
+
+    __slots__ = ("_events", "_finish", "_loop", "_response")
+
+    def __init__(
+        self,
+        events: AsyncIterator[ServerSentEvent],
+        finish: Callable[[httpx.Response], Awaitable[None]],
+        response: httpx.Response,
+    ) -> None:
+        self._events = events
+        self._finish = finish
+        self._response = response
+        self._loop = asyncio.get_running_loop()
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> ServerSentEvent:
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        """Stop, close the response and free its in-flight place; idempotent."""
+        try:
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            await self._finish(self._response)
+
+    def __del__(self) -> None:
+        # Dropped without aclose() while still holding its place: a generator that never
+        # started has no finaliser, so hand the close to the response's loop, as the
+        # loop's async-generator hooks do for started ones. A closed loop has nothing left.
+        if "juhe_shard" not in self._response.extensions:
+            return
+        loop, finish, response = self._loop, self._finish, self._response
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_spawn, loop, finish, response)
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # the loop only holds tasks weakly
+
+
+def _spawn(
+    loop: asyncio.AbstractEventLoop,
+    finish: Callable[[httpx.Response], Awaitable[None]],
+    response: httpx.Response,
+) -> None:
+    async def run() -> None:
+        await finish(response)
+
+    task = loop.create_task(run())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def _read_if_not_stream(response: httpx.Response) -> httpx.Response:
