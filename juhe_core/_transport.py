@@ -265,11 +265,16 @@ def decode_json(response: httpx.Response) -> Any:
     return body
 
 
+def is_event_stream(response: httpx.Response) -> bool:
+    """Whether the response is an event stream (else its body is an error or unexpected)."""
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
 def check_stream_response(response: httpx.Response) -> None:
     """A 200 that is not an event stream carries an error (or is not what we asked)."""
-    ctype = response.headers.get("content-type", "")
-    if "text/event-stream" in ctype:
+    if is_event_stream(response):
         return
+    ctype = response.headers.get("content-type", "")
     body = decode_json(response)  # raises the typed error when the body holds one
     raise StreamError(
         f"expected an event stream, got {ctype or 'no content type'}: {str(body)[:200]}",
@@ -349,7 +354,8 @@ class SyncTransport:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
-            check_stream_response(_read_if_not_stream(response))
+            if not is_event_stream(response):  # an error body, read within the cap
+                check_stream_response(read_capped(response, self.max_body_bytes))
             for chunk in response.iter_bytes():
                 for item in decoder.feed(chunk):
                     yield sse_item(item, rid)
@@ -521,9 +527,8 @@ class AsyncTransport:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                await response.aread()
-                check_stream_response(response)
+            if not is_event_stream(response):  # an error body, read within the cap
+                check_stream_response(await aread_capped(response, self.max_body_bytes))
             async for chunk in response.aiter_bytes():
                 for item in decoder.feed(chunk):
                     yield sse_item(item, rid)
@@ -633,12 +638,6 @@ def _spawn(
     task = loop.create_task(run())
     _CLOSING.add(task)
     task.add_done_callback(_CLOSING.discard)
-
-
-def _read_if_not_stream(response: httpx.Response) -> httpx.Response:
-    if "text/event-stream" not in response.headers.get("content-type", ""):
-        response.read()
-    return response
 
 
 def _log_failure(call: Call, error: APIError, attempt: int, delay: float | None) -> None:

@@ -433,3 +433,18 @@ def test_a_call_header_cannot_replace_the_auth_header(juhe_emulator: Emulator) -
     headers = juhe_emulator.requests[0].headers
     assert headers["authorization"] == f"Bearer {juhe_emulator.api_key}"
     assert "x-goog-api-key" not in headers
+
+
+def test_body_size_cap_holds_for_a_stream_call_answered_without_a_stream(
+    kind: str, juhe_emulator: Emulator
+) -> None:
+    # A stream request answered by a plain JSON 200 has its body read to find the error
+    # in it: that read is capped too.
+    big = {"object": "chat.completion", "padding": "x" * 5000}
+    juhe_emulator.enqueue(Reply(body=big), path=CHAT)
+    both = Both(kind, juhe_emulator, max_body_bytes=1000, max_retries=0)
+    with pytest.raises(StreamError, match="max_body_bytes"):
+        both.stream()
+    juhe_emulator.enqueue(Reply(body={"object": "chat.completion"}), path=CHAT)
+    with pytest.raises(StreamError, match="expected an event stream"):
+        both.stream()  # under the cap: the body is read and reported
