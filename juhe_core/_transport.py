@@ -265,6 +265,15 @@ def decode_json(response: httpx.Response) -> Any:
     return body
 
 
+def _check_open(http: httpx.Client | httpx.AsyncClient) -> None:
+    # httpx raises a bare RuntimeError here. Like I/O on a closed file (a ValueError), this
+    # is a usage error, not a network one: ConfigurationError, and never retried.
+    if http.is_closed:
+        raise ConfigurationError(
+            "client is closed: make a new client (or use it inside its with-block)"
+        )
+
+
 def is_event_stream(response: httpx.Response) -> bool:
     """Whether the response is an event stream (else its body is an error or unexpected)."""
     return "text/event-stream" in response.headers.get("content-type", "")
@@ -321,6 +330,7 @@ class SyncTransport:
         request = prepare(self.http, self.settings, call)
         attempt = 0
         while True:
+            _check_open(self.http)
             headers: Mapping[str, str] | None = None
             try:
                 response = self.http.send(request, stream=True)
@@ -328,6 +338,9 @@ class SyncTransport:
                     return response if call.stream else read_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
+            except RuntimeError:  # httpx's "client has been closed", in a race with close()
+                _check_open(self.http)
+                raise
             else:
                 try:
                     content = read_capped(response, self.max_body_bytes).content
@@ -492,6 +505,7 @@ class AsyncTransport:
         request = prepare(http, self.settings, call)
         attempt = 0
         while True:
+            _check_open(http)
             headers: Mapping[str, str] | None = None
             try:
                 response = await http.send(request, stream=True)
@@ -501,6 +515,9 @@ class AsyncTransport:
                     return await aread_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
+            except RuntimeError:  # httpx's "client has been closed", in a race with close()
+                _check_open(http)
+                raise
             else:
                 try:
                     content = (await aread_capped(response, self.max_body_bytes)).content

@@ -448,3 +448,28 @@ def test_body_size_cap_holds_for_a_stream_call_answered_without_a_stream(
     juhe_emulator.enqueue(Reply(body={"object": "chat.completion"}), path=CHAT)
     with pytest.raises(StreamError, match="expected an event stream"):
         both.stream()  # under the cap: the body is read and reported
+
+
+def test_a_closed_client_raises_a_typed_error(kind: str, juhe_emulator: Emulator) -> None:
+    kwargs = {"api_key": juhe_emulator.api_key, "base_url": juhe_emulator.base_url}
+    if kind == "sync":
+        client = JuheClient(**kwargs)
+        client.close()
+        for op in (client.chat, client.chat_stream):
+            with pytest.raises(ConfigurationError, match="client is closed"):
+                op(REQUEST)
+        with pytest.raises(ConfigurationError, match="client is closed"):
+            client.list_models()
+    else:
+
+        async def main() -> None:
+            client = AsyncJuheClient(**kwargs)
+            await client.aclose()
+            for op in (client.chat, client.chat_stream):
+                with pytest.raises(ConfigurationError, match="client is closed"):
+                    await op(REQUEST)
+            transport = client._transport
+            assert transport._gate._value == 100  # no in-flight place was kept
+
+        asyncio.run(main())
+    assert juhe_emulator.requests == []
