@@ -6,6 +6,7 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,10 +192,18 @@ def test_stream_accumulators_raise_only_typed_errors(chunks: list[Any]) -> None:
             pass
 
 
+@pytest.mark.parametrize(
+    ("text", "match"), [("{not json", "not JSON"), ("[1]", "must be a JSON object, got list")]
+)
+def test_bad_tool_arguments_are_typed(text: str, match: str) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=match):
+        parse_tool_arguments(text)
+
+
 @FAST
 @given(st.text(max_size=40))
-def test_tool_arguments_raise_only_value_error(text: str) -> None:
-    with contextlib.suppress(ValueError):
+def test_tool_arguments_raise_only_typed_errors(text: str) -> None:
+    with contextlib.suppress(UnsupportedFeatureError):
         assert isinstance(parse_tool_arguments(text), dict)
 
 
