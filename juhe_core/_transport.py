@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from juhe_core import __version__
 from juhe_core._json import dumps, loads
 from juhe_core._retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
 from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, BareLine, ServerSentEvent, SSEDecoder
+from juhe_core._streams import SHARD_KEY, AsyncEventStream, EventStream
 from juhe_core.errors import (
     APIConnectionError,
     APIError,
@@ -41,7 +42,7 @@ from juhe_core.errors import (
 )
 from juhe_core.settings import AUTH_HEADERS, Settings
 
-__all__ = ["AsyncEventStream", "AsyncTransport", "Call", "EventStream", "SyncTransport"]
+__all__ = ["AsyncTransport", "Call", "SyncTransport"]
 
 logger = logging.getLogger("juhe_core")
 USER_AGENT: Final = f"juhe-integrations/{__version__}"
@@ -476,7 +477,7 @@ class AsyncTransport:
 
     async def _finish(self, response: httpx.Response) -> None:
         """Close a stream response and give its in-flight place back; idempotent."""
-        shard = response.extensions.pop("juhe_shard", None)
+        shard = response.extensions.pop(SHARD_KEY, None)
         try:
             await response.aclose()
         finally:
@@ -496,7 +497,7 @@ class AsyncTransport:
             self._release(shard)
             raise
         if call.stream:
-            response.extensions["juhe_shard"] = shard
+            response.extensions[SHARD_KEY] = shard
         else:
             self._release(shard)
         return response
@@ -561,100 +562,6 @@ class AsyncTransport:
         if self._owns:
             for shard in self._shards:
                 await shard.aclose()
-
-
-class EventStream:
-    """The events of one stream response; ``close()`` closes the response, read or not.
-
-    A generator that never started does not run its ``finally`` when closed, so the
-    response is closed here as well: a stream opened and dropped unread would otherwise
-    keep its pooled connection checked out for good.
-    """
-
-    __slots__ = ("_events", "_response")
-
-    def __init__(self, events: Iterator[ServerSentEvent], response: httpx.Response) -> None:
-        self._events = events
-        self._response = response
-
-    def __iter__(self) -> EventStream:
-        return self
-
-    def __next__(self) -> ServerSentEvent:
-        return next(self._events)
-
-    def close(self) -> None:
-        """Stop and close the response; idempotent."""
-        try:
-            close = getattr(self._events, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._response.close()
-
-    def __del__(self) -> None:
-        # Dropped unread without close(): give the pooled connection back anyway.
-        with contextlib.suppress(Exception):
-            self._response.close()
-
-
-class AsyncEventStream:
-    """The async twin of ``EventStream``: ``aclose()`` closes the response and frees the
-    stream's in-flight place, whether or not it was read."""
-
-    __slots__ = ("_events", "_finish", "_loop", "_response")
-
-    def __init__(
-        self,
-        events: AsyncIterator[ServerSentEvent],
-        finish: Callable[[httpx.Response], Awaitable[None]],
-        response: httpx.Response,
-    ) -> None:
-        self._events = events
-        self._finish = finish
-        self._response = response
-        self._loop = asyncio.get_running_loop()
-
-    def __aiter__(self) -> AsyncEventStream:
-        return self
-
-    async def __anext__(self) -> ServerSentEvent:
-        return await anext(self._events)
-
-    async def aclose(self) -> None:
-        """Stop, close the response and free its in-flight place; idempotent."""
-        try:
-            aclose = getattr(self._events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            await self._finish(self._response)
-
-    def __del__(self) -> None:
-        # Dropped without aclose() while still holding its place: a generator that never
-        # started has no finaliser, so hand the close to the response's loop, as the
-        # loop's async-generator hooks do for started ones. A closed loop has nothing left.
-        if "juhe_shard" not in self._response.extensions:
-            return
-        loop, finish, response = self._loop, self._finish, self._response
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_spawn, loop, finish, response)
-
-
-_CLOSING: set[asyncio.Task[None]] = set()  # the loop only holds tasks weakly
-
-
-def _spawn(
-    loop: asyncio.AbstractEventLoop,
-    finish: Callable[[httpx.Response], Awaitable[None]],
-    response: httpx.Response,
-) -> None:
-    async def run() -> None:
-        await finish(response)
-
-    task = loop.create_task(run())
-    _CLOSING.add(task)
-    task.add_done_callback(_CLOSING.discard)
 
 
 def _log_failure(call: Call, error: APIError, attempt: int, delay: float | None) -> None:
