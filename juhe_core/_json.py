@@ -52,14 +52,20 @@ def parse_partial_json(text: str) -> Any:
 def parse_tool_arguments(text: str) -> dict[str, Any]:
     """Parse a tool call's complete arguments text into a dict.
 
-    An empty text means no arguments. Raises ValueError (with the reason) when the text
-    is not JSON or not an object, so callers can report an invalid tool call.
+    An empty text means no arguments. Raises UnsupportedFeatureError (with the reason)
+    when the text is not JSON or not an object, so callers can report an invalid tool
+    call (LangChain's ``invalid_tool_calls``) or refuse to send it on.
     """
     if not text.strip():
         return {}
-    value = from_json(text)
+    try:
+        value = from_json(text)
+    except ValueError as exc:
+        raise UnsupportedFeatureError(f"tool arguments are not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"tool arguments must be a JSON object, got {type(value).__name__}")
+        raise UnsupportedFeatureError(
+            f"tool arguments must be a JSON object, got {type(value).__name__}"
+        )
     return value
 
 

@@ -1,6 +1,6 @@
 """The transport: request building, retries and response handling, shared by sync and async.
 
-Every decision lives in a pure function used by both drivers (``build_request``,
+Every decision lives in a pure function used by both drivers (``prepare``,
 ``next_delay``, ``check_response``, ``decode_json``, ``sse_item``); the two drivers
 (``SyncTransport`` on ``httpx.Client``, ``AsyncTransport`` on ``httpx.AsyncClient``) only
 do I/O. This is the one place where httpx exceptions become ``juhe_core`` errors.
@@ -26,18 +26,21 @@ from juhe_core import __version__
 from juhe_core._json import dumps, loads
 from juhe_core._retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
 from juhe_core._sse import DEFAULT_MAX_LINE_BYTES, BareLine, ServerSentEvent, SSEDecoder
+from juhe_core._streams import SHARD_KEY, AsyncEventStream, EventStream
 from juhe_core.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
+    JuheError,
     StreamError,
     error_from_body,
     error_from_response,
     find_error_object,
     stream_error_from_object,
 )
-from juhe_core.settings import Settings
+from juhe_core.settings import AUTH_HEADERS, Settings
 
 __all__ = ["AsyncTransport", "Call", "SyncTransport"]
 
@@ -80,17 +83,25 @@ class Call:
 def build_request(
     http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
 ) -> httpx.Request:
-    """The httpx request for ``call``; ConfigurationError when no key is set."""
+    """The httpx request for ``call``; ConfigurationError when no key is set.
+
+    Headers merge as HTTP field names compare, case-insensitively (``httpx.Headers``):
+    the defaults, then ``settings.default_headers``, then ``call.headers``, each replacing
+    the same name in any case. Nothing can replace the auth header: every header that can
+    carry a key (``AUTH_HEADERS``) is removed, from the caller's ``http_client`` headers
+    too, and ``Authorization: Bearer <key>`` is set last.
+    """
     key = settings.require_key()
-    headers = {
-        "Accept": "text/event-stream" if call.stream else "application/json",
-        "User-Agent": USER_AGENT,
-        **settings.default_headers,
-        **call.headers,
-        "Authorization": f"Bearer {key}",
-    }
+    headers = httpx.Headers(
+        {
+            "Accept": "text/event-stream" if call.stream else "application/json",
+            "User-Agent": USER_AGENT,
+        }
+    )
+    headers.update(settings.default_headers)
+    headers.update(call.headers)
     if call.files or call.form is not None:
-        return http.build_request(
+        request = http.build_request(
             call.method,
             settings.base_url + call.path,
             params=call.params,
@@ -99,24 +110,62 @@ def build_request(
             files=list(call.files),
             timeout=call.timeout or settings.timeout,
         )
-    content = None
-    if call.body is not None:
-        content = dumps(call.body)
-        headers["Content-Type"] = "application/json"
-    return http.build_request(
-        call.method,
-        settings.base_url + call.path,
-        params=call.params,
-        headers=headers,
-        content=content,
-        timeout=call.timeout or settings.timeout,
-    )
+    else:
+        content = None
+        if call.body is not None:
+            content = dumps(call.body)
+            headers["Content-Type"] = "application/json"
+        request = http.build_request(
+            call.method,
+            settings.base_url + call.path,
+            params=call.params,
+            headers=headers,
+            content=content,
+            timeout=call.timeout or settings.timeout,
+        )
+    # After the client's own headers were merged in: they may name an auth header too.
+    for name in AUTH_HEADERS:
+        request.headers.pop(name, None)
+    request.headers["Authorization"] = f"Bearer {key}"
+    return request
+
+
+def prepare(
+    http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
+) -> httpx.Request:
+    """``build_request`` with httpx's failures translated; the request is never quoted.
+
+    httpx encodes header values as ASCII and validates the URL here, and its exceptions
+    hold the offending text (which can be the ``Authorization`` value). Settings already
+    refuse a bad key or default header; this is the boundary for anything else. The error
+    is raised outside the ``except`` so it does not chain the original as its context.
+    """
+    error: JuheError
+    try:
+        return build_request(http, settings, call)
+    except httpx.HTTPError as exc:
+        error = translate(exc)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        error = ConfigurationError(
+            f"cannot build the request for {call.method} {call.path} ({type(exc).__name__}): "
+            "a header or the URL holds characters HTTP cannot carry"
+        )
+    raise error
 
 
 def translate(exc: httpx.HTTPError) -> APIError:
-    """The juhe_core error for an httpx exception (the one translation boundary)."""
+    """The juhe_core error for an httpx exception (the one translation boundary).
+
+    A ``LocalProtocolError`` is h11 refusing what *we* were about to send, and its text
+    quotes it, headers included (the key among them): it gets a fixed message.
+    """
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.LocalProtocolError):
+        return APIConnectionError(
+            "connection error (LocalProtocolError): the request could not be sent as valid "
+            "HTTP (a header holds characters HTTP cannot carry?)"
+        )
     return APIConnectionError(f"connection error ({type(exc).__name__}): {exc}")
 
 
@@ -217,11 +266,25 @@ def decode_json(response: httpx.Response) -> Any:
     return body
 
 
+def _check_open(http: httpx.Client | httpx.AsyncClient) -> None:
+    # httpx raises a bare RuntimeError here. Like I/O on a closed file (a ValueError), this
+    # is a usage error, not a network one: ConfigurationError, and never retried.
+    if http.is_closed:
+        raise ConfigurationError(
+            "client is closed: make a new client (or use it inside its with-block)"
+        )
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    """Whether the response is an event stream (else its body is an error or unexpected)."""
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
 def check_stream_response(response: httpx.Response) -> None:
     """A 200 that is not an event stream carries an error (or is not what we asked)."""
-    ctype = response.headers.get("content-type", "")
-    if "text/event-stream" in ctype:
+    if is_event_stream(response):
         return
+    ctype = response.headers.get("content-type", "")
     body = decode_json(response)  # raises the typed error when the body holds one
     raise StreamError(
         f"expected an event stream, got {ctype or 'no content type'}: {str(body)[:200]}",
@@ -265,9 +328,10 @@ class SyncTransport:
 
     def send(self, call: Call) -> httpx.Response:
         """Send with retries. The response is read unless ``call.stream``; status < 400."""
-        request = build_request(self.http, self.settings, call)
+        request = prepare(self.http, self.settings, call)
         attempt = 0
         while True:
+            _check_open(self.http)
             headers: Mapping[str, str] | None = None
             try:
                 response = self.http.send(request, stream=True)
@@ -275,6 +339,9 @@ class SyncTransport:
                     return response if call.stream else read_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
+            except RuntimeError:  # httpx's "client has been closed", in a race with close()
+                _check_open(self.http)
+                raise
             else:
                 try:
                     content = read_capped(response, self.max_body_bytes).content
@@ -292,12 +359,17 @@ class SyncTransport:
             time.sleep(delay)
             attempt += 1
 
-    def events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
-        """The events of a stream response; the response is closed when this ends."""
+    def events(self, response: httpx.Response) -> EventStream:
+        """The events of a stream response; the response is closed when they end or
+        when ``close()`` is called, read or not."""
+        return EventStream(self._events(response), response)
+
+    def _events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
-            check_stream_response(_read_if_not_stream(response))
+            if not is_event_stream(response):  # an error body, read within the cap
+                check_stream_response(read_capped(response, self.max_body_bytes))
             for chunk in response.iter_bytes():
                 for item in decoder.feed(chunk):
                     yield sse_item(item, rid)
@@ -367,6 +439,7 @@ class AsyncTransport:
             ]
             self._capacity = sizes
         self._busy = [0] * len(self._shards)
+        self._total = total
         self._gate = asyncio.Semaphore(total)
 
     @property
@@ -384,12 +457,39 @@ class AsyncTransport:
         self._busy[shard] -= 1
         self._gate.release()
 
+    async def _enter(self, call: Call) -> None:
+        """Take an in-flight place, waiting at most the pool timeout for one to free up.
+
+        httpx bounds its own pool wait the same way; without this, places held by streams
+        nobody closes would make every later call wait forever.
+        """
+        if not self._gate.locked():
+            await self._gate.acquire()  # the common case: no timer to arm
+            return
+        wait = (call.timeout or self.settings.timeout).pool
+        try:
+            await asyncio.wait_for(self._gate.acquire(), wait)
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+            raise APITimeoutError(
+                f"request timed out (pool): all {self._total} in-flight places stayed taken "
+                f"for {wait} s; close streams you stop reading"
+            ) from None
+
+    async def _finish(self, response: httpx.Response) -> None:
+        """Close a stream response and give its in-flight place back; idempotent."""
+        shard = response.extensions.pop(SHARD_KEY, None)
+        try:
+            await response.aclose()
+        finally:
+            if shard is not None:
+                self._release(shard)
+
     async def send(self, call: Call) -> httpx.Response:
         """Send with retries. The response is read unless ``call.stream``; status < 400.
 
-        A stream response keeps its in-flight place until ``events`` ends.
+        A stream response keeps its in-flight place until ``events`` ends or is closed.
         """
-        await self._gate.acquire()
+        await self._enter(call)
         shard = self._take()
         try:
             response = await self._send(call, self._shards[shard])
@@ -397,15 +497,16 @@ class AsyncTransport:
             self._release(shard)
             raise
         if call.stream:
-            response.extensions["juhe_shard"] = shard
+            response.extensions[SHARD_KEY] = shard
         else:
             self._release(shard)
         return response
 
     async def _send(self, call: Call, http: httpx.AsyncClient) -> httpx.Response:
-        request = build_request(http, self.settings, call)
+        request = prepare(http, self.settings, call)
         attempt = 0
         while True:
+            _check_open(http)
             headers: Mapping[str, str] | None = None
             try:
                 response = await http.send(request, stream=True)
@@ -415,6 +516,9 @@ class AsyncTransport:
                     return await aread_capped(response, self.max_body_bytes)
             except httpx.HTTPError as exc:
                 error: APIError = translate(exc)
+            except RuntimeError:  # httpx's "client has been closed", in a race with close()
+                _check_open(http)
+                raise
             else:
                 try:
                     content = (await aread_capped(response, self.max_body_bytes)).content
@@ -432,15 +536,17 @@ class AsyncTransport:
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+    def events(self, response: httpx.Response) -> AsyncEventStream:
         """The events of a stream response from ``send``; the response is closed (and
-        its in-flight place freed) when this ends."""
+        its in-flight place freed) when they end or when ``aclose()`` is called."""
+        return AsyncEventStream(self._events(response), self._finish, response)
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
         try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                await response.aread()
-                check_stream_response(response)
+            if not is_event_stream(response):  # an error body, read within the cap
+                check_stream_response(await aread_capped(response, self.max_body_bytes))
             async for chunk in response.aiter_bytes():
                 for item in decoder.feed(chunk):
                     yield sse_item(item, rid)
@@ -449,22 +555,13 @@ class AsyncTransport:
         except httpx.HTTPError as exc:
             raise translate(exc) from None
         finally:
-            try:
-                await response.aclose()
-            finally:
-                self._release(response.extensions.pop("juhe_shard", 0))
+            await self._finish(response)
 
     async def aclose(self) -> None:
         """Close the HTTP clients if we created them."""
         if self._owns:
             for shard in self._shards:
                 await shard.aclose()
-
-
-def _read_if_not_stream(response: httpx.Response) -> httpx.Response:
-    if "text/event-stream" not in response.headers.get("content-type", ""):
-        response.read()
-    return response
 
 
 def _log_failure(call: Call, error: APIError, attempt: int, delay: float | None) -> None:

@@ -17,6 +17,7 @@ from juhe_core.messages import ChatRequest, ImagePart, ToolResultPart
 __all__ = ["check_request", "check_schema", "image_kind"]
 
 _TYPES: Final = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
+_MAX_DEPTH: Final = 64  # far beyond any real tool; keeps a hostile schema off the C stack
 # Formats every vendor accepts (OpenAI, Anthropic: png/jpeg/gif/webp; Gemini adds heic/heif).
 _SIGNATURES: Final = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -38,29 +39,81 @@ def image_kind(data: bytes) -> str | None:
     return None
 
 
-def check_schema(schema: Any, where: str) -> None:
-    """UnsupportedFeatureError when ``schema`` is not a plausible JSON schema."""
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_type(kind: Any, where: str) -> None:
+    kinds = kind if isinstance(kind, list) else [kind]
+    if not kinds or not all(isinstance(k, str) for k in kinds):
+        raise UnsupportedFeatureError(
+            f"{where}.type must be a JSON schema type name or a non-empty list of them, "
+            f"got {_show(kind)}"
+        )
+    for k in kinds:
+        if k not in _TYPES:
+            raise UnsupportedFeatureError(f"{where} has an unknown JSON schema type {k!r}")
+
+
+def _check_sub(value: Any, where: str, depth: int) -> None:
+    """A place that takes one schema: an object, or ``true``/``false`` (any/no value)."""
+    if not isinstance(value, bool):
+        check_schema(value, where, _depth=depth)
+
+
+def check_schema(schema: Any, where: str, *, _depth: int = 0) -> None:
+    """UnsupportedFeatureError when ``schema`` is not a plausible JSON schema.
+
+    ``where`` names the tool (e.g. ``"tool 'f' parameters"``); the error adds the path
+    of the bad keyword to it (``…properties.city.items``). Only the keywords that shape
+    a schema are checked (``type``, ``properties``, ``required``, ``items``,
+    ``additionalProperties``, ``anyOf``/``oneOf``/``allOf``, ``enum``), but any value at
+    all raises this error or passes: never a TypeError.
+    """
+    if _depth > _MAX_DEPTH:
+        raise UnsupportedFeatureError(f"{where} is nested deeper than {_MAX_DEPTH} levels")
     if not isinstance(schema, Mapping):
         raise UnsupportedFeatureError(
             f"{where} must be a JSON schema object, got {type(schema).__name__}"
         )
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    for k in kinds:
-        if k not in _TYPES:
-            raise UnsupportedFeatureError(f"{where} has an unknown JSON schema type {k!r}")
+    depth = _depth + 1
+    if "type" in schema:
+        _check_type(schema["type"], where)
     properties = schema.get("properties", {})
     if not isinstance(properties, Mapping):
         raise UnsupportedFeatureError(f"{where}.properties must be an object")
     for name, sub in properties.items():
-        check_schema(sub, f"{where}.properties.{name}")
-    for key in ("items", "additionalProperties"):
-        sub = schema.get(key)
-        if isinstance(sub, Mapping):
-            check_schema(sub, f"{where}.{key}")
+        check_schema(sub, f"{where}.properties.{name}", _depth=depth)
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        raise UnsupportedFeatureError(
+            f"{where}.required must be a list of property names, got {_show(required)}"
+        )
+    items = schema.get("items", True)
+    if isinstance(items, list):  # the older tuple form: one schema per position
+        for i, sub in enumerate(items):
+            _check_sub(sub, f"{where}.items[{i}]", depth)
+    elif isinstance(items, (Mapping, bool)):
+        _check_sub(items, f"{where}.items", depth)
+    else:
+        raise UnsupportedFeatureError(f"{where}.items must be a schema, got {_show(items)}")
+    extra = schema.get("additionalProperties", True)
+    if not isinstance(extra, (Mapping, bool)):
+        raise UnsupportedFeatureError(
+            f"{where}.additionalProperties must be a schema or a boolean, got {_show(extra)}"
+        )
+    _check_sub(extra, f"{where}.additionalProperties", depth)
     for key in ("anyOf", "oneOf", "allOf"):
-        for i, sub in enumerate(schema.get(key, ())):
-            check_schema(sub, f"{where}.{key}[{i}]")
+        subs = schema.get(key, [])
+        if not isinstance(subs, list):
+            raise UnsupportedFeatureError(
+                f"{where}.{key} must be a list of schemas, got {_show(subs)}"
+            )
+        for i, sub in enumerate(subs):
+            check_schema(sub, f"{where}.{key}[{i}]", _depth=depth)
+    if not isinstance(schema.get("enum", []), list):
+        raise UnsupportedFeatureError(f"{where}.enum must be a list of values")
 
 
 def _check_images(request: ChatRequest) -> None:

@@ -166,6 +166,7 @@ class ChatStream:
         # The generator must not reference self: a cycle would keep the response open
         # after a ``break`` until the cyclic garbage collector ran.
         self._iter = _run_sync(events, accumulator, self._box)
+        self._events = events
 
     @property
     def result(self) -> ChatResult | None:
@@ -179,8 +180,14 @@ class ChatStream:
         return next(self._iter)
 
     def close(self) -> None:
-        """Stop reading and close the response."""
-        self._iter.close()
+        """Stop reading and close the response, whether or not it was read."""
+        try:
+            self._iter.close()
+        finally:
+            # An unstarted generator skips its finally on close(): close the events too.
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -232,6 +239,7 @@ class AsyncChatStream:
         """Models tried first that failed before this stream started."""
         self._box: list[ChatResult] = []
         self._iter = _run_async(events, accumulator, self._box)
+        self._events = events
 
     @property
     def result(self) -> ChatResult | None:
@@ -245,8 +253,15 @@ class AsyncChatStream:
         return await self._iter.__anext__()
 
     async def aclose(self) -> None:
-        """Stop reading and close the response."""
-        await self._iter.aclose()
+        """Stop reading, close the response and free its in-flight place, whether or not
+        it was read."""
+        try:
+            await self._iter.aclose()
+        finally:
+            # An unstarted generator skips its finally on aclose(): close the events too.
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

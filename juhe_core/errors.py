@@ -3,7 +3,8 @@
 One shallow tree (in the manner of ``httpx._exceptions``)::
 
     JuheError
-    ├── ConfigurationError          bad or missing settings (e.g. no JUHE_API_KEY)
+    ├── ConfigurationError          bad or missing settings (e.g. no JUHE_API_KEY), or a
+    │                               call on a closed client
     ├── UnsupportedFeatureError     content or an option the chosen wire format cannot carry
     └── APIError                    anything that went wrong talking to the service
         ├── APIConnectionError      could not connect, or the connection broke
@@ -65,7 +66,8 @@ class JuheError(Exception):
 
 
 class ConfigurationError(JuheError, ValueError):
-    """A setting is missing or invalid (for example no API key, or a malformed base URL)."""
+    """A setting is missing or invalid (for example no API key, or a malformed base URL),
+    or a client was used after it was closed."""
 
 
 class UnsupportedFeatureError(JuheError, ValueError):

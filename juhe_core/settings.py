@@ -4,12 +4,20 @@ The key comes from the argument, else ``JUHE_API_KEY``; the root URL from the ar
 else ``JUHE_BASE_URL``, else ``https://api.juheai.top``. Both ``https://api.juheai.top``
 and ``https://api.juheai.top/v1`` (what OpenAI SDK users paste) are accepted: a trailing
 ``/`` or ``/v1`` is removed, so paths are always joined as ``/v1/...`` exactly once.
+
+The key and ``default_headers`` are checked, never altered: a key with whitespace or a
+character outside printable ASCII (a trailing newline read from a file, a pasted
+non-ASCII character) cannot travel in an HTTP header, so it is refused with a
+ConfigurationError that says what is wrong without quoting the key. Stripping it instead
+would hide the mistake, and the relay reads a ``-suffix`` as a channel pin
+(relay-behavior.md §2), so the key is sent exactly as given.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -27,6 +35,75 @@ DEFAULT_TIMEOUT: Final = 60.0
 DEFAULT_MAX_RETRIES: Final = 2
 API_KEY_ENV: Final = "JUHE_API_KEY"
 BASE_URL_ENV: Final = "JUHE_BASE_URL"
+# RFC 9110 §5.1 (field names are tokens) and §5.5 (a value is visible ASCII with inner
+# spaces or tabs); httpx encodes str values as ASCII and h11 refuses anything else.
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
+_KEY: Final = re.compile(r"[\x21-\x7e]+")
+# Headers that carry a key on some relay path (relay-behavior.md §2): x-api-key wins over
+# Authorization on /v1/messages and /v1/models, x-goog-api-key under /v1beta. Compared
+# lower-case, as HTTP field names are case-insensitive.
+AUTH_HEADERS: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key"})
+
+
+def _bad_char(text: str) -> tuple[int, str]:
+    """Where the first character outside printable ASCII is, and what kind it is."""
+    for i, char in enumerate(text):
+        if "\x21" <= char <= "\x7e":
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char.isspace():
+            kind = "whitespace"
+        elif not char.isascii():
+            kind = "a non-ASCII character"
+        else:
+            kind = "a control character"
+        return i, kind
+    return -1, ""
+
+
+def _check_key(key: str) -> None:
+    """ConfigurationError when ``key`` cannot be sent in a header; the key is never quoted."""
+    if _KEY.fullmatch(key):
+        return
+    i, kind = _bad_char(key)
+    where = "at its end" if i == len(key) - 1 else f"at position {i} of {len(key)}"
+    raise ConfigurationError(
+        f"The Juhe API key (api_key or {API_KEY_ENV}) contains whitespace or a "
+        f"non-printable/non-ASCII character ({kind} {where}), which an HTTP header cannot "
+        "carry. It is not altered for you: check how it was read (a trailing newline from "
+        "a file is the usual cause)"
+    )
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """ConfigurationError naming the first ``default_headers`` entry HTTP cannot carry.
+
+    Values are never quoted: a custom header can hold a secret too.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"default_headers has an invalid header name {name!r}: use letters, digits "
+                "and !#$%&'*+-.^_`|~ only"
+            )
+        if name.lower() in AUTH_HEADERS:
+            raise ConfigurationError(
+                f"default_headers may not set {name!r}: the key is sent only as "
+                f"'Authorization: Bearer <key>', from api_key (or {API_KEY_ENV})"
+            )
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"default_headers[{name!r}] must be a str, got {type(value).__name__}"
+            )
+        if not _HEADER_VALUE.fullmatch(value):
+            i, kind = _bad_char(value.strip(" \t"))
+            what = kind if i >= 0 else "leading or trailing whitespace"
+            raise ConfigurationError(
+                f"default_headers[{name!r}] has a value an HTTP header cannot carry ({what}); "
+                "header values must be printable ASCII"
+            )
 
 
 def normalize_base_url(url: str) -> str:
@@ -91,9 +168,16 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     """How many times a failed request is retried (0 disables retries)."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers sent with every request (they cannot replace the auth header)."""
+    """Headers sent with every request. They cannot replace the auth header: an
+    ``Authorization``, ``x-api-key`` or ``x-goog-api-key`` entry (in any case) is refused."""
     allow_insecure_http: bool = False
     """Allow sending the key over plain http:// to a host that is not loopback."""
+
+    def __post_init__(self) -> None:
+        # Checked here, not only in resolve, so settings built directly are held to it too.
+        if self.api_key is not None and self.api_key.get_secret_value():
+            _check_key(self.api_key.get_secret_value())
+        _check_headers(self.default_headers)
 
     @classmethod
     def resolve(
@@ -128,7 +212,11 @@ class Settings:
         )
 
     def require_key(self) -> str:
-        """Return the key, or raise ConfigurationError naming ``JUHE_API_KEY``."""
+        """Return the key, or raise ConfigurationError naming ``JUHE_API_KEY``.
+
+        A key that cannot travel in a header (see ``_check_key``) is refused here too:
+        an unpickled copy reads ``JUHE_API_KEY`` again without ``__post_init__``.
+        """
         key = self.api_key.get_secret_value() if self.api_key is not None else ""
         if not key:
             raise ConfigurationError(
@@ -136,6 +224,7 @@ class Settings:
                 "variable (keys are not pickled; for offline tests, start the emulator: "
                 "juhe_core.testing.Emulator)"
             )
+        _check_key(key)
         parts = urlsplit(self.base_url)
         if (
             parts.scheme == "http"

@@ -491,7 +491,7 @@ def _tool_calls(calls: Iterable[ToolCallPart]) -> tuple[list[ToolCall], list[Inv
     for call in calls:
         try:
             args = parse_tool_arguments(call.arguments)
-        except ValueError as exc:
+        except UnsupportedFeatureError as exc:
             invalid.append(
                 invalid_tool_call(name=call.name, args=call.arguments, id=call.id, error=str(exc))
             )

@@ -291,7 +291,7 @@ def tool_kwargs(arguments: str) -> dict[str, Any] | str:
     """
     try:
         return parse_tool_arguments(arguments)
-    except ValueError:
+    except UnsupportedFeatureError:
         return arguments
 
 

@@ -122,7 +122,7 @@ def _encode_part(part: Part) -> dict[str, Any] | None:
         case ToolCallPart(id=call_id, name=name, arguments=args):
             try:
                 arguments = parse_tool_arguments(args)
-            except ValueError as exc:
+            except UnsupportedFeatureError as exc:
                 raise UnsupportedFeatureError(
                     f"tool call {call_id!r} has arguments that are not a JSON object ({exc}); "
                     "the anthropic format needs them parsed"

@@ -9,10 +9,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from juhe_core import AsyncJuheClient, JuheClient
+from juhe_core._transport import AsyncTransport, Call
+from juhe_core.errors import APITimeoutError
 from juhe_core.messages import ChatRequest, Message, TextDelta
+from juhe_core.settings import Settings
 from juhe_core.testing import Emulator, Reply, StreamFault
 
 CHAT = "/v1/chat/completions"
@@ -119,3 +123,108 @@ def test_one_async_client_from_1000_tasks(juhe_emulator: Emulator) -> None:
     results = asyncio.run(main())
     assert len(results) == 1000
     assert all(p in a for p, a in results)
+
+
+def wait_all_closed(emu: Emulator, count: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    closed = 0
+    while time.monotonic() < deadline:
+        closed = sum(r.closed_early for r in emu.requests)
+        if closed >= count:
+            break
+        time.sleep(0.05)
+    return closed
+
+
+UNREAD = 150  # more than the 100 pooled connections / in-flight places
+
+
+def test_sync_streams_closed_unread_give_their_connections_back(
+    juhe_emulator: Emulator,
+) -> None:
+    juhe_emulator.enqueue(*[StreamFault("stall", after=1, seconds=5.0)] * UNREAD, path=CHAT)
+    timeout = httpx.Timeout(10.0, pool=2.0)  # a leak shows as a pool timeout, not a hang
+    with JuheClient(
+        api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url, timeout=timeout
+    ) as c:
+        for i in range(UNREAD):
+            stream = c.chat_stream(ask(f"unread {i}"))
+            if i % 2:
+                stream.close()
+            else:
+                with stream:
+                    pass
+        assert "after all" in c.chat(ask("after all")).text
+    assert wait_all_closed(juhe_emulator, UNREAD) == UNREAD
+
+
+def test_async_streams_closed_unread_free_their_places(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(*[StreamFault("stall", after=1, seconds=5.0)] * UNREAD, path=CHAT)
+
+    async def main() -> str:
+        async with AsyncJuheClient(
+            api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url
+        ) as c:
+            for i in range(UNREAD):
+                stream = await c.chat_stream(ask(f"unread {i}"))
+                if i % 2:
+                    await stream.aclose()
+                else:
+                    async with stream:
+                        pass
+            transport = c._transport
+            assert transport._busy == [0] * len(transport._busy)
+            assert transport._gate._value == 100
+            return (await c.chat(ask("after all"))).text
+
+    assert "after all" in asyncio.run(asyncio.wait_for(main(), 20.0))
+    assert wait_all_closed(juhe_emulator, UNREAD) == UNREAD
+
+
+def test_waiting_for_an_in_flight_place_is_bounded_by_the_pool_timeout(
+    juhe_emulator: Emulator,
+) -> None:
+    juhe_emulator.enqueue(*[StreamFault("stall", after=1, seconds=5.0)] * 2, path=CHAT)
+    settings = Settings.resolve(
+        api_key=juhe_emulator.api_key,
+        base_url=juhe_emulator.base_url,
+        timeout=httpx.Timeout(10.0, pool=0.3),
+    )
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    call = Call("POST", CHAT, body=body, stream=True)
+
+    async def main() -> None:
+        transport = AsyncTransport(settings, max_in_flight=2)
+        try:
+            held = [transport.events(await transport.send(call)) for _ in range(2)]
+            started = time.monotonic()
+            with pytest.raises(APITimeoutError, match="pool"):
+                await transport.send(call)
+            assert time.monotonic() - started < 2.0
+            await held[0].aclose()
+            await held[0].aclose()  # idempotent: the place is given back once
+            assert transport._gate._value == 1
+            events = transport.events(await transport.send(call))
+            await events.aclose()
+            await held[1].aclose()
+            assert transport._gate._value == 2
+        finally:
+            await transport.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 10.0))
+
+
+def test_async_streams_dropped_unread_free_their_places(juhe_emulator: Emulator) -> None:
+    juhe_emulator.enqueue(*[StreamFault("stall", after=1, seconds=5.0)] * UNREAD, path=CHAT)
+
+    async def main() -> str:
+        async with AsyncJuheClient(
+            api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url, timeout=10.0
+        ) as c:
+            for i in range(UNREAD):
+                stream = await c.chat_stream(ask(f"dropped {i}"))
+                del stream  # never read, never closed
+            return (await c.chat(ask("after all"))).text
+
+    assert "after all" in asyncio.run(asyncio.wait_for(main(), 20.0))
+    assert wait_all_closed(juhe_emulator, UNREAD) == UNREAD

@@ -6,12 +6,14 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from juhe_core._json import parse_tool_arguments
 from juhe_core._sse import BareLine, ServerSentEvent, SSEDecoder
-from juhe_core.errors import JuheError
+from juhe_core._validate import check_schema
+from juhe_core.errors import JuheError, UnsupportedFeatureError
 from juhe_core.wire import anthropic, embeddings, gemini, models, openai, responses
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,11 +192,45 @@ def test_stream_accumulators_raise_only_typed_errors(chunks: list[Any]) -> None:
             pass
 
 
+@pytest.mark.parametrize(
+    ("text", "match"), [("{not json", "not JSON"), ("[1]", "must be a JSON object, got list")]
+)
+def test_bad_tool_arguments_are_typed(text: str, match: str) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=match):
+        parse_tool_arguments(text)
+
+
 @FAST
 @given(st.text(max_size=40))
-def test_tool_arguments_raise_only_value_error(text: str) -> None:
-    with contextlib.suppress(ValueError):
+def test_tool_arguments_raise_only_typed_errors(text: str) -> None:
+    with contextlib.suppress(UnsupportedFeatureError):
         assert isinstance(parse_tool_arguments(text), dict)
+
+
+schema_keys = st.sampled_from(
+    [
+        *("type", "properties", "items", "required", "additionalProperties"),
+        *("anyOf", "oneOf", "allOf", "enum", "string", "object", "array", "a"),
+    ]
+)
+schema_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from(["string", "object", "array", "null", "strng", "a"])
+)
+schemas = st.recursive(
+    schema_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(schema_keys, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@FAST
+@given(st.one_of(json_values, schemas))
+def test_check_schema_raises_only_its_typed_error(schema: Any) -> None:
+    with contextlib.suppress(UnsupportedFeatureError):
+        check_schema(schema, "tool 'f' parameters")
 
 
 WEIRD_EVENTS = [

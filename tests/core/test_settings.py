@@ -136,3 +136,72 @@ def test_timeout_spellings() -> None:
     for bad in ((1, 2, 3), (0, 5), "30", True, -1):
         with pytest.raises(ConfigurationError, match="timeout"):
             Settings.resolve(api_key="k", timeout=bad)  # type: ignore[arg-type]
+
+
+BAD_KEYS = [
+    pytest.param(KEY + "\n", id="trailing-newline"),
+    pytest.param(KEY + "\r\n", id="trailing-crlf"),
+    pytest.param(" " + KEY, id="leading-space"),
+    pytest.param(KEY[:8] + "\t" + KEY[8:], id="inner-tab"),
+    pytest.param(KEY[:8] + "\0" + KEY[8:], id="nul"),
+    pytest.param(KEY + "é", id="non-ascii"),
+    pytest.param("sk-ключ" + KEY[3:], id="cyrillic"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_KEYS)
+def test_unsendable_key_refused_without_quoting_it(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for build in (
+        lambda: Settings.resolve(api_key=bad),
+        lambda: Settings.resolve(api_key=SecretStr(bad)),
+        lambda: Settings(api_key=SecretStr(bad)),
+    ):
+        with pytest.raises(ConfigurationError, match="JUHE_API_KEY") as info:
+            build()
+        text = str(info.value) + repr(info.value)
+        assert "api_key" in text and "non-printable/non-ASCII" in text
+        assert bad.strip() not in text and KEY not in text
+    if "\0" in bad:
+        return  # the environment cannot hold a NUL
+    monkeypatch.setenv("JUHE_API_KEY", bad)
+    with pytest.raises(ConfigurationError, match="JUHE_API_KEY"):
+        Settings.resolve()
+    # an unpickled copy reads the variable again without __post_init__: still refused
+    import pickle
+
+    monkeypatch.delenv("JUHE_API_KEY")
+    blob = pickle.dumps(Settings.resolve(base_url="https://relay.example"))
+    monkeypatch.setenv("JUHE_API_KEY", bad)
+    with pytest.raises(ConfigurationError, match="JUHE_API_KEY") as info:
+        pickle.loads(blob).require_key()
+    assert KEY not in str(info.value)
+
+
+def test_trailing_newline_is_named_and_a_valid_key_is_never_altered() -> None:
+    with pytest.raises(ConfigurationError, match="a line break at its end"):
+        Settings.resolve(api_key=KEY + "\n")
+    pinned = KEY + "-7"  # the relay reads "-7" as a channel pin; it must reach it as is
+    assert Settings.resolve(api_key=pinned).require_key() == pinned
+
+
+@pytest.mark.parametrize(
+    ("headers", "name"),
+    [
+        ({"X-Trace": "abc\n"}, "X-Trace"),
+        ({"X-Trace": "caf\u00e9"}, "X-Trace"),
+        ({"X-Trace": "a\r\nX-Injected: 1"}, "X-Trace"),
+        ({"X-Trace": " padded"}, "X-Trace"),
+        ({"X Trace": "v"}, "X Trace"),
+        ({"X-Tr\u00e4ce": "v"}, "X-Tr\u00e4ce"),
+    ],
+)
+def test_unsendable_default_headers_refused_by_name(headers: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigurationError, match="default_headers") as info:
+        Settings.resolve(default_headers=headers)
+    assert repr(name) in str(info.value)
+    value = next(iter(headers.values()))
+    if value != "v":
+        assert value.strip() not in str(info.value)  # a header value can be a secret too
+    assert Settings.resolve(default_headers={"X-Trace": "a b\tc", "X-Empty": ""}).default_headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,12 @@ CASES: list[tuple[bytes, list[ServerSentEvent | BareLine]]] = [
         [ServerSentEvent('{"a":1}'), BareLine('{"error":{"message":"boom"}}')],
     ),
     ("data: wörld ☃\n\n".encode(), [ServerSentEvent("wörld ☃")]),
+    # WHATWG: one UTF-8 BOM at the start of the stream is dropped, no other
+    (b"\xef\xbb\xbfdata: x\n\n", [ServerSentEvent("x")]),
+    (b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\ndata: y\n\n", [ServerSentEvent("y")]),
+    (b"data: a\n\n\xef\xbb\xbfdata: b\n\n", [ServerSentEvent("a")]),
+    (b"\xef\xbbdata: x\n\ndata: y\n\n", [ServerSentEvent("y")]),  # not a whole BOM
+    (b"\xef\xbb\xbf\n\xef\xbb", []),
 ]
 
 
@@ -92,3 +99,24 @@ def test_line_cap_raises_stream_error() -> None:
     with pytest.raises(StreamError, match="max_line_bytes"):
         decode(b"data: " + b"x" * 100 + b"\n\n", max_line_bytes=64)
     assert decode(b"data: " + b"x" * 50 + b"\n\n", max_line_bytes=64) == [ServerSentEvent("x" * 50)]
+
+
+def test_event_data_cap_raises_stream_error() -> None:
+    # Every line is under the cap; the event they make is not.
+    many = b"data: " + b"x" * 20 + b"\n"
+    with pytest.raises(StreamError, match="event data larger than 64 bytes"):
+        decode(many * 4 + b"\n", max_line_bytes=64)
+    two = ServerSentEvent("x" * 20 + "\n" + "x" * 20)
+    assert decode(many * 2 + b"\n", max_line_bytes=64) == [two]
+    # the count starts again with each event
+    assert len(decode((many * 2 + b"\n") * 10, max_line_bytes=64)) == 10
+
+
+def test_long_line_in_small_chunks_costs_linear_time() -> None:
+    # Re-scanning the held line on every chunk made this quadratic (~5 s for 8 MiB).
+    line = b"data: " + b"x" * (8 * 1024 * 1024) + b"\n\n"
+    decoder = SSEDecoder()
+    started = time.perf_counter()
+    out = [e for i in range(0, len(line), 4096) for e in decoder.feed(line[i : i + 4096])]
+    assert time.perf_counter() - started < 1.0
+    assert out == [ServerSentEvent("x" * (8 * 1024 * 1024))]

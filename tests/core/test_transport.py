@@ -339,3 +339,137 @@ def test_body_size_cap(kind: str, juhe_emulator: Emulator, stream_body: bool) ->
         both.chat(request)
     assert len(juhe_emulator.requests) == 1  # refused, not retried
     assert "France" in Both(kind, juhe_emulator).chat(REQUEST).text  # the default cap is ample
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\u00e9"], ids=["newline", "non-ascii"])
+def test_unsendable_key_is_refused_before_sending_and_never_quoted(
+    kind: str, juhe_emulator: Emulator, suffix: str
+) -> None:
+    key = juhe_emulator.api_key + suffix
+    both = Both.__new__(Both)
+    both.kind, both.kwargs = kind, {"base_url": juhe_emulator.base_url, "max_retries": 2}
+    # Built through the client: the key is read from the environment on first use too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUHE_API_KEY", key)
+        with pytest.raises(ConfigurationError, match="JUHE_API_KEY") as info:
+            both.chat()
+    err = info.value
+    for text in (str(err), repr(err), repr(err.__dict__), repr(err.__context__)):
+        assert juhe_emulator.api_key not in text
+    assert juhe_emulator.requests == []  # refused, not sent (nor retried)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("Bearer sk-secret\n", APIConnectionError), ("Bearer sk-s\u00e9cret", ConfigurationError)],
+    ids=["newline", "non-ascii"],
+)
+def test_unsendable_header_error_never_quotes_the_request(
+    juhe_emulator: Emulator, value: str, error: type[Exception]
+) -> None:
+    # Past the settings' checks (a codec's own header), httpx/h11 refuse the request and
+    # their exception text quotes it; the translated error must not.
+    from juhe_core._transport import AsyncTransport, Call, SyncTransport
+    from juhe_core.settings import Settings
+
+    settings = Settings.resolve(
+        api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url, max_retries=0
+    )
+    call = Call("POST", CHAT, body={"model": "m"}, headers={"X-Secret": value})
+    sync = SyncTransport(settings)
+    with pytest.raises(error) as info:
+        sync.send(call)
+    sync.close()
+
+    async def main() -> BaseException:
+        transport = AsyncTransport(settings)
+        try:
+            with pytest.raises(error) as ainfo:
+                await transport.send(call)
+            assert transport._gate._value == 100  # the in-flight place was given back
+            return ainfo.value
+        finally:
+            await transport.aclose()
+
+    for err in (info.value, asyncio.run(main())):
+        for text in (str(err), repr(err), repr(err.__dict__)):
+            assert "sk-s" not in text and juhe_emulator.api_key not in text
+    assert juhe_emulator.requests == []
+
+
+@pytest.mark.parametrize("name", ["authorization", "AUTHORIZATION", "X-Api-Key", "x-goog-api-key"])
+def test_default_headers_cannot_set_an_auth_header(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"default_headers may not set '{name}'"):
+        JuheClient(api_key="sk-x", default_headers={name: "Bearer sk-other"})
+
+
+def test_headers_merge_case_insensitively_and_auth_is_ours(juhe_emulator: Emulator) -> None:
+    # The caller's own http_client may carry auth headers in any case; x-api-key would
+    # replace the Bearer key on /v1/models (relay-behavior.md §2), so both must go.
+    http = httpx.Client(headers={"authorization": "Bearer sk-wrongkey", "X-API-KEY": "sk-wrongkey"})
+    with JuheClient(
+        api_key=juhe_emulator.api_key,
+        base_url=juhe_emulator.base_url,
+        http_client=http,
+        default_headers={"x-trace": "t1", "user-agent": "mine/1"},
+    ) as client:
+        assert client.list_models()
+    http.close()
+    headers = juhe_emulator.requests[0].headers
+    assert headers["authorization"] == f"Bearer {juhe_emulator.api_key}"  # one, not joined
+    assert "x-api-key" not in headers
+    assert headers["x-trace"] == "t1" and headers["user-agent"] == "mine/1"
+
+
+def test_a_call_header_cannot_replace_the_auth_header(juhe_emulator: Emulator) -> None:
+    from juhe_core._transport import Call, SyncTransport
+    from juhe_core.settings import Settings
+
+    settings = Settings.resolve(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url)
+    transport = SyncTransport(settings)
+    call = Call("GET", "/v1/models", headers={"AUTHORIZATION": "x", "x-goog-api-key": "y"})
+    assert transport.send(call).status_code == 200
+    transport.close()
+    headers = juhe_emulator.requests[0].headers
+    assert headers["authorization"] == f"Bearer {juhe_emulator.api_key}"
+    assert "x-goog-api-key" not in headers
+
+
+def test_body_size_cap_holds_for_a_stream_call_answered_without_a_stream(
+    kind: str, juhe_emulator: Emulator
+) -> None:
+    # A stream request answered by a plain JSON 200 has its body read to find the error
+    # in it: that read is capped too.
+    big = {"object": "chat.completion", "padding": "x" * 5000}
+    juhe_emulator.enqueue(Reply(body=big), path=CHAT)
+    both = Both(kind, juhe_emulator, max_body_bytes=1000, max_retries=0)
+    with pytest.raises(StreamError, match="max_body_bytes"):
+        both.stream()
+    juhe_emulator.enqueue(Reply(body={"object": "chat.completion"}), path=CHAT)
+    with pytest.raises(StreamError, match="expected an event stream"):
+        both.stream()  # under the cap: the body is read and reported
+
+
+def test_a_closed_client_raises_a_typed_error(kind: str, juhe_emulator: Emulator) -> None:
+    kwargs = {"api_key": juhe_emulator.api_key, "base_url": juhe_emulator.base_url}
+    if kind == "sync":
+        client = JuheClient(**kwargs)
+        client.close()
+        for op in (client.chat, client.chat_stream):
+            with pytest.raises(ConfigurationError, match="client is closed"):
+                op(REQUEST)
+        with pytest.raises(ConfigurationError, match="client is closed"):
+            client.list_models()
+    else:
+
+        async def main() -> None:
+            client = AsyncJuheClient(**kwargs)
+            await client.aclose()
+            for op in (client.chat, client.chat_stream):
+                with pytest.raises(ConfigurationError, match="client is closed"):
+                    await op(REQUEST)
+            transport = client._transport
+            assert transport._gate._value == 100  # no in-flight place was kept
+
+        asyncio.run(main())
+    assert juhe_emulator.requests == []
