@@ -13,6 +13,8 @@ Model behaviour specific to this format:
   non-zero ``thinkingBudget``; then the first ``functionCall`` part carries a signature too.
 - ``responseMimeType: application/json`` with ``responseSchema`` (Gemini's OpenAPI subset,
   upper-case types) or ``responseJsonSchema``: the text is an instance of it.
+- A ``content_filter`` turn is blocked as Gemini blocks it: ``finishReason: SAFETY`` with
+  ``safetyRatings`` and no content (in a stream, after the text chunks sent so far).
 - ``responseModalities`` with ``IMAGE`` adds an ``inlineData`` PNG part; with ``AUDIO`` an
   ``inlineData`` WAV part (from the answer text).
 """
@@ -52,6 +54,11 @@ FINISH_REASONS = {
     "content_filter": "SAFETY",
 }
 """Neutral finish reason → Gemini ``finishReason`` (function calls end with ``STOP``)."""
+_SAFETY_RATINGS = [
+    {"category": f"HARM_CATEGORY_{c}", "probability": "NEGLIGIBLE"}
+    for c in ("SEXUALLY_EXPLICIT", "HATE_SPEECH", "HARASSMENT")
+] + [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]
+"""What a ``SAFETY`` candidate carries: the category that blocked it is ``blocked: true``."""
 _THINKING_SUFFIX = re.compile(r"-thinking(?:-\d+)?$")
 _MODES = {"AUTO": "auto", "ANY": "required", "VALIDATED": "auto", "NONE": "none"}
 
@@ -271,10 +278,12 @@ def _usage(turn: Turn, overlay: Mapping[str, Any] | None) -> dict[str, Any]:
 def _wrap(
     parts: list[dict[str, Any]], meta: tuple[str, str], finish: str | None, usage: Any
 ) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}} if parts else {}
     if finish is not None:
         candidate["finishReason"] = finish
     candidate["index"] = 0
+    if finish == "SAFETY":
+        candidate["safetyRatings"] = _SAFETY_RATINGS
     out: dict[str, Any] = {"candidates": [candidate]}
     if usage is not None:
         out["usageMetadata"] = usage
@@ -292,6 +301,8 @@ def response_body(
     parts = [_thought(turn.reasoning, True)] if turn.reasoning else []
     parts += _answer_parts(turn, options)
     finish = FINISH_REASONS.get(turn.finish_reason, "OTHER")
+    if finish == "SAFETY":
+        parts = []  # a blocked candidate comes without content
     return _wrap(parts, meta, finish, _usage(turn, overlay))
 
 
@@ -324,6 +335,8 @@ def response_stream(
         else:
             groups.append([part])
     finish = FINISH_REASONS.get(turn.finish_reason, "OTHER")
+    if finish == "SAFETY":
+        groups.append([])  # the text so far went out; the block comes in a chunk of its own
     chunks = [_wrap(g, meta, None, None) for g in groups[:-1]]
     chunks.append(
         _wrap(groups[-1] if groups else [{"text": ""}], meta, finish, _usage(turn, overlay))

@@ -5,6 +5,11 @@ that carried them and sent back unchanged), inline PDF/audio/video input, and im
 audio output. Streams use ``:streamGenerateContent?alt=sse`` (always ``alt=sse``: older
 relays need it, relay-behavior.md §12) and end with the chunk carrying ``finishReason``;
 there is no ``[DONE]``, so a body that ends before that chunk is a StreamError.
+
+A blocked prompt (``promptFeedback.blockReason``) or answer (a ``finishReason`` such as
+``SAFETY`` or ``RECITATION``, with or without partial text) raises BadRequestError (status
+200; StreamError in a stream, after the text already streamed) whose ``code`` is the reason
+and whose ``body`` keeps the ``safetyRatings``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from juhe_core.wire._gemini_schema import to_gemini_schema
 from juhe_core.wire._reasoning import budget_for
 
 __all__ = [
+    "BLOCKED",
     "FINISH_REASONS",
     "ChatStreamAccumulator",
     "chat_path",
@@ -77,7 +83,13 @@ FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
 }
+# Finish reasons that mean the answer was blocked or cut off by a filter (Gemini API
+# ``Candidate.FinishReason``): never a normal answer, so they raise (see ``_blocked``).
+BLOCKED: Final = frozenset(k for k, v in FINISH_REASONS.items() if v == "content_filter")
+_HIGH: Final = frozenset({"MEDIUM", "HIGH"})
 _TOOL_MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 SIGNATURE: Final = "thought_signature"
 
@@ -315,15 +327,31 @@ def _candidate(body: Mapping[str, Any], request_id: str | None) -> Mapping[str, 
     feedback = body.get("promptFeedback")
     reason = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
     if reason:
-        raise BadRequestError(
-            f"Gemini blocked the prompt ({reason})",
-            status=200,
-            type="prompt_blocked",
-            code=str(reason),
-            request_id=request_id,
-            body=dict(body),
-        )
+        ratings = feedback.get("safetyRatings") if isinstance(feedback, Mapping) else None
+        raise _blocked("prompt", str(reason), ratings, body, request_id)
     return None
+
+
+def _blocked(
+    what: str, reason: str, ratings: Any, body: Mapping[str, Any], request_id: str | None
+) -> BadRequestError:
+    """The error for a blocked prompt (``promptFeedback.blockReason``) or answer
+    (a candidate's ``finishReason`` in ``BLOCKED``): ``code`` is the reason, ``body`` the
+    response with its ``safetyRatings``, and the message names the flagged categories."""
+    flagged = [
+        f"{r.get('category')}: {r.get('probability')}"
+        for r in (ratings if isinstance(ratings, list) else ())
+        if isinstance(r, Mapping) and (r.get("blocked") or r.get("probability") in _HIGH)
+    ]
+    detail = f"; {', '.join(flagged)}" if flagged else ""
+    return BadRequestError(
+        f"Gemini blocked the {what} ({reason}{detail})",
+        status=200,
+        type=f"{what}_blocked",
+        code=reason,
+        request_id=request_id,
+        body=dict(body),
+    )
 
 
 def _finish(raw: str | None, parts: Sequence[Part]) -> FinishReason | None:
@@ -351,6 +379,9 @@ def decode_chat_response(body: Any, *, request_id: str | None = None) -> ChatRes
                 parts.append(part)
     reason = candidate.get("finishReason")
     reason = reason if isinstance(reason, str) else None
+    if reason in BLOCKED:
+        # Blocked, or cut off part-way: never a normal answer (any partial text is in body).
+        raise _blocked("answer", reason, candidate.get("safetyRatings"), body, request_id)
     model, rid = body.get("modelVersion"), body.get("responseId")
     return ChatResult(
         parts=tuple(parts),
@@ -377,6 +408,7 @@ class ChatStreamAccumulator:
         self._meta_sent = False
         self._model: str | None = None
         self._id: str | None = None
+        self._blocked: BadRequestError | None = None
 
     def feed(self, event: ServerSentEvent) -> list[StreamDelta]:
         """Deltas carried by one chunk."""
@@ -404,11 +436,12 @@ class ChatStreamAccumulator:
         try:
             candidate = _candidate(chunk, self._rid)
         except BadRequestError as exc:
-            raise StreamError(
-                exc.message, request_id=self._rid, status=200, type=exc.type, code=exc.code
-            ) from None
+            raise _as_stream_error(exc) from None
         if candidate is not None:
             self._candidate(candidate, deltas)
+            if self._raw_reason in BLOCKED and self._blocked is None:
+                ratings = candidate.get("safetyRatings")
+                self._blocked = _blocked("answer", self._raw_reason, ratings, chunk, self._rid)
         usage = _usage(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
@@ -453,13 +486,17 @@ class ChatStreamAccumulator:
         return PartDelta(part)
 
     def finish(self) -> ChatResult:
-        """The whole result; StreamError when no chunk carried a ``finishReason``."""
+        """The whole result; StreamError when no chunk carried a ``finishReason``, or
+        when it was a block (``BLOCKED``), even after some text."""
         if self._raw_reason is None:
             raise StreamError(
                 "gemini stream ended without a finishReason: the answer is incomplete",
                 request_id=self._rid,
                 status=200,
             )
+        if self._blocked is not None:
+            # The text streamed so far was delivered; the answer still ends in an error.
+            raise _as_stream_error(self._blocked)
         return ChatResult(
             parts=tuple(self._parts),
             finish_reason=_finish(self._raw_reason, self._parts),
@@ -469,6 +506,17 @@ class ChatStreamAccumulator:
             request_id=self._rid,
             raw_finish_reason=self._raw_reason,
         )
+
+
+def _as_stream_error(exc: BadRequestError) -> StreamError:
+    return StreamError(
+        exc.message,
+        request_id=exc.request_id,
+        status=200,
+        type=exc.type,
+        code=exc.code,
+        body=exc.body,
+    )
 
 
 def new_accumulator(*, request_id: str | None = None) -> ChatStreamAccumulator:

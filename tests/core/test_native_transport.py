@@ -7,8 +7,10 @@ client disagrees, the test is an ``xfail(strict=True)`` naming the codec bug.
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +25,12 @@ from juhe_core.messages import (
     JsonSchemaFormat,
     Message,
     ReasoningPart,
+    TextDelta,
     TextPart,
     ToolDefinition,
     ToolResultPart,
 )
-from juhe_core.testing import Emulator, Fault, StreamFault
+from juhe_core.testing import Emulator, Fault, Reply, StreamFault
 from juhe_core.testing._media import png
 
 pytestmark = pytest.mark.timeout(30)
@@ -158,6 +161,34 @@ def test_gemini_structured_output_and_modalities(juhe_emulator: Emulator, kind: 
     audio = next(p for p in parts if isinstance(p, AudioPart))
     assert image.data is not None and image.data.startswith(b"\x89PNG")
     assert audio.mime_type == "audio/wav" and audio.data.startswith(b"RIFF")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_gemini_safety_block_is_a_typed_error(
+    juhe_emulator: Emulator, kind: str, stream: bool
+) -> None:
+    juhe_emulator.enqueue(Reply(text="Step one: gather the", finish_reason="content_filter"))
+    error = StreamError if stream else BadRequestError
+    with pytest.raises(error) as caught:
+        chat(kind, juhe_emulator, ChatRequest(FORMATS["gemini"], QUESTION), "gemini", stream)
+    assert caught.value.code == "SAFETY" and caught.value.type == "answer_blocked"
+    assert "HARM_CATEGORY_DANGEROUS_CONTENT: HIGH" in caught.value.message
+    assert caught.value.request_id == juhe_emulator.requests[-1].request_id
+
+
+def test_gemini_fixture_block_after_partial_text_on_the_wire(juhe_emulator: Emulator) -> None:
+    raw = (Path(__file__).parents[1] / "fixtures" / "gemini" / "blocked_stream.sse").read_text()
+    chunks = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
+    juhe_emulator.enqueue(Reply(chunks=chunks))
+    delivered: list[str] = []
+    with JuheClient(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url) as client:
+        request = ChatRequest(FORMATS["gemini"], QUESTION)
+        stream = client.chat_stream(request, api_format="gemini")
+        with stream, pytest.raises(StreamError, match="blocked the answer"):
+            for delta in stream:
+                if isinstance(delta, TextDelta):
+                    delivered.append(delta.text)
+    assert "".join(delivered) == "First, gather the following materials:"
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))

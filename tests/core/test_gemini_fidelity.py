@@ -1,0 +1,95 @@
+"""The Gemini codec against what the API really sends and accepts: safety blocks, thinking
+budgets per model, TTS audio, image MIME types. Pure functions and real-shaped fixtures."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from juhe_core._sse import ServerSentEvent, SSEDecoder
+from juhe_core.errors import BadRequestError, StreamError
+from juhe_core.messages import StreamDelta, TextDelta
+from juhe_core.wire import gemini
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
+
+
+def feed_all(raw: bytes) -> tuple[list[StreamDelta], gemini.ChatStreamAccumulator]:
+    decoder, acc = SSEDecoder(), gemini.new_accumulator(request_id="rid")
+    deltas = []
+    for event in decoder.feed(raw) + decoder.flush():
+        assert isinstance(event, ServerSentEvent)
+        deltas += acc.feed(event)
+    return deltas, acc
+
+
+# --- safety blocks ---
+
+
+def test_a_blocked_answer_raises_the_typed_block_error() -> None:
+    body = json.loads((FIXTURES / "blocked.json").read_text())
+    with pytest.raises(BadRequestError, match="blocked the answer") as info:
+        gemini.decode_chat_response(body, request_id="rid")
+    err = info.value
+    assert (err.status, err.type, err.code) == (200, "answer_blocked", "SAFETY")
+    assert err.request_id == "rid"
+    assert "HARM_CATEGORY_DANGEROUS_CONTENT: HIGH" in err.message
+    assert "HARASSMENT" not in err.message  # only the flagged categories are named
+    assert err.body["candidates"][0]["safetyRatings"] == body["candidates"][0]["safetyRatings"]
+    assert pickle.loads(pickle.dumps(err)).code == "SAFETY"
+
+
+@pytest.mark.parametrize(
+    "reason", ["SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"]
+)
+def test_every_block_reason_raises_with_or_without_partial_text(reason: str) -> None:
+    empty = {"candidates": [{"finishReason": reason, "index": 0}]}
+    partial = {
+        "candidates": [
+            {"content": {"parts": [{"text": "Once upon"}]}, "finishReason": reason, "index": 0}
+        ]
+    }
+    for body in (empty, partial):
+        with pytest.raises(BadRequestError) as info:
+            gemini.decode_chat_response(body)
+        assert info.value.code == reason and info.value.type == "answer_blocked"
+
+
+def test_a_stream_ending_on_a_block_with_no_text_raises() -> None:
+    chunk = (FIXTURES / "blocked.json").read_text().replace("\n", "")
+    acc = gemini.new_accumulator(request_id="rid")
+    acc.feed(ServerSentEvent(chunk))
+    with pytest.raises(StreamError, match="blocked the answer") as info:
+        acc.finish()
+    err = info.value
+    assert (err.type, err.code, err.request_id) == ("answer_blocked", "SAFETY", "rid")
+    assert err.body["candidates"][0]["safetyRatings"][3]["blocked"] is True
+
+
+def test_partial_text_then_a_block_keeps_the_text_but_ends_in_the_error() -> None:
+    deltas, acc = feed_all((FIXTURES / "blocked_stream.sse").read_bytes())
+    delivered = "".join(d.text for d in deltas if isinstance(d, TextDelta))
+    assert delivered == "First, gather the following materials:"
+    with pytest.raises(StreamError) as info:
+        acc.finish()
+    assert info.value.code == "SAFETY"
+    assert "HARM_CATEGORY_DANGEROUS_CONTENT: MEDIUM" in info.value.message
+
+
+def test_a_blocked_prompt_keeps_its_ratings() -> None:
+    ratings = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH"}]
+    body = {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": ratings}}
+    with pytest.raises(BadRequestError, match="HARASSMENT: HIGH") as info:
+        gemini.decode_chat_response(body)
+    assert info.value.type == "prompt_blocked"
+    with pytest.raises(StreamError) as streamed:
+        gemini.new_accumulator().feed(ServerSentEvent(json.dumps(body)))
+    assert streamed.value.type == "prompt_blocked" and streamed.value.body == body
+
+
+def test_a_normal_stop_is_still_a_normal_answer() -> None:
+    body = {"candidates": [{"content": {"parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
+    assert gemini.decode_chat_response(body).text == "hi"
