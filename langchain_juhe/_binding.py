@@ -96,7 +96,20 @@ def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[di
                 "every format; a server tool alone can be sent with "
                 "extra_body={'tools': [...]} in its own format"
             )
-    return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+    return [_with_cache_control(convert_to_openai_tool(t, strict=strict), t) for t in tools]
+
+
+def _cache_control(tool: Any) -> Any:
+    """Anthropic's ``cache_control`` of a tool: a key of a tool dict, or of a ``BaseTool``'s
+    ``extras`` (where langchain-anthropic reads it); ``convert_to_openai_tool`` drops it."""
+    extras = getattr(tool, "extras", None)
+    source = tool if isinstance(tool, Mapping) else extras if isinstance(extras, Mapping) else {}
+    return source.get("cache_control")
+
+
+def _with_cache_control(formatted: dict[str, Any], tool: Any) -> dict[str, Any]:
+    cache_control = _cache_control(tool)
+    return {**formatted, "cache_control": cache_control} if cache_control else formatted
 
 
 def _tool_name(tool: Mapping[str, Any]) -> str | None:
@@ -187,7 +200,8 @@ def structured_output_parser(schema: Any, method: StructuredOutputMethod) -> Out
 
 
 def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
-    """Tools (OpenAI tool dicts, or anything ``convert_to_openai_function`` takes)."""
+    """Tools (OpenAI tool dicts, or anything ``convert_to_openai_function`` takes); a
+    ``cache_control`` key on the dict goes to the tool's ``provider_data``."""
     out = []
     for tool in tools:
         if isinstance(tool, Mapping) and tool.get("type") == "function":
@@ -201,12 +215,14 @@ def to_tool_definitions(tools: Iterable[Any]) -> tuple[ToolDefinition, ...]:
             function = convert_to_openai_function(tool)
         if not isinstance(function, Mapping) or not function.get("name"):
             raise UnsupportedFeatureError(f"a tool without a function name: {tool!r:.200}")
+        cache_control = _cache_control(tool)
         out.append(
             ToolDefinition(
                 name=function["name"],
                 description=function.get("description") or "",
                 parameters=function.get("parameters") or {"type": "object", "properties": {}},
                 strict=function.get("strict"),
+                provider_data={"cache_control": cache_control} if cache_control else {},
             )
         )
     return tuple(out)

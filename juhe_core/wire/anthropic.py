@@ -2,7 +2,9 @@
 
 Carries what the OpenAI format loses: thinking blocks with signatures (sent back
 unchanged), redacted thinking, PDF document blocks, server tools such as web search
-(kept as ``ProviderPart`` blocks), and ``cache_control`` on text blocks.
+(kept as ``ProviderPart`` blocks), and ``cache_control`` breakpoints (from a part's or
+a tool's ``provider_data``) on text, image, document, tool-use and tool-result blocks,
+system blocks and tools.
 
 Relay specifics (relay-behavior.md §5, §10, §11): converted streams send no ``ping``;
 upstream streams may lack ``message_stop`` (issue #4697), which we report as an error;
@@ -102,23 +104,28 @@ def _source(url: str | None, data: bytes | None, mime: str | None) -> dict[str, 
     return {"type": "base64", "media_type": mime, "data": base64.b64encode(data).decode()}
 
 
-def _text_block(part: TextPart) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "text", "text": part.text}
-    if "cache_control" in part.provider_data:
-        block["cache_control"] = part.provider_data["cache_control"]
+def _cached(block: dict[str, Any], provider_data: Mapping[str, Any]) -> dict[str, Any]:
+    """``block`` with the part's ``cache_control`` breakpoint, when it has one."""
+    if "cache_control" in provider_data:
+        block["cache_control"] = provider_data["cache_control"]
     return block
+
+
+def _text_block(part: TextPart) -> dict[str, Any]:
+    return _cached({"type": "text", "text": part.text}, part.provider_data)
 
 
 def _encode_part(part: Part) -> dict[str, Any] | None:
     match part:
         case TextPart():
             return _text_block(part)
-        case ImagePart(url=url, data=data, mime_type=mime):
-            return {"type": "image", "source": _source(url, data, mime or "image/png")}
-        case FilePart(url=url, data=data, mime_type=mime, filename=name):
+        case ImagePart(url=url, data=data, mime_type=mime, provider_data=extra):
+            block = {"type": "image", "source": _source(url, data, mime or "image/png")}
+            return _cached(block, extra)
+        case FilePart(url=url, data=data, mime_type=mime, filename=name, provider_data=extra):
             block = {"type": "document", "source": _source(url, data, mime)}
-            return {**block, "title": name} if name else block
-        case ToolCallPart(id=call_id, name=name, arguments=args):
+            return _cached({**block, "title": name} if name else block, extra)
+        case ToolCallPart(id=call_id, name=name, arguments=args, provider_data=extra):
             try:
                 arguments = parse_tool_arguments(args)
             except ValueError as exc:
@@ -126,7 +133,8 @@ def _encode_part(part: Part) -> dict[str, Any] | None:
                     f"tool call {call_id!r} has arguments that are not a JSON object ({exc}); "
                     "the anthropic format needs them parsed"
                 ) from None
-            return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+            return _cached(block, extra)
         case ToolResultPart():
             return _encode_tool_result(part)
         case ReasoningPart(text=text, signature=signature, provider_data=extra):
@@ -168,7 +176,7 @@ def _encode_tool_result(part: ToolResultPart) -> dict[str, Any]:
     }
     if part.is_error:
         block["is_error"] = True
-    return block
+    return _cached(block, part.provider_data)
 
 
 def _encode_messages(
@@ -241,7 +249,10 @@ def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if request.tools:
         body["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+            _cached(
+                {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)},
+                t.provider_data,
+            )
             for t in request.tools
         ]
     choice = _tool_choice(request)
