@@ -117,8 +117,10 @@ def _text_block(part: TextPart) -> dict[str, Any]:
 
 def _encode_part(part: Part) -> dict[str, Any] | None:
     match part:
-        case TextPart():
-            return _text_block(part)
+        case TextPart(text=text):
+            # The API refuses empty or blank text blocks ("text content blocks must be
+            # non-empty"); they carry nothing, so they are left out.
+            return _text_block(part) if text.strip() else None
         case ImagePart(url=url, data=data, mime_type=mime, provider_data=extra):
             block = {"type": "image", "source": _source(url, data, mime or "image/png")}
             return _cached(block, extra)
@@ -198,6 +200,8 @@ def _encode_messages(
                 "an assistant message"
             )
         blocks = [b for b in map(_encode_part, message.parts) if b is not None]
+        if not blocks:
+            continue  # an empty turn (e.g. AIMessage("")) is refused by the API: skipped
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)  # the API wants alternating roles
         else:
@@ -214,7 +218,9 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
         out = {"type": "tool", "name": choice.name}
     else:
         out = {"type": {"auto": "auto", "none": "none", "required": "any"}[choice]}
-    if request.parallel_tool_calls is False and request.tools:
+    # disable_parallel_tool_use exists on auto/any/tool only (ToolChoiceNoneParam has
+    # just ``type``): with "none" no tool is called at all, so there is nothing to limit.
+    if request.parallel_tool_calls is False and request.tools and choice != "none":
         out = {**(out or {"type": "auto"}), "disable_parallel_tool_use": True}
     return out
 
@@ -229,23 +235,55 @@ def _check_unsupported(request: ChatRequest) -> None:
     )
 
 
+def _max_tokens_and_budget(request: ChatRequest) -> tuple[int, int | None]:
+    """``max_tokens`` and the thinking budget (None/0: no thinking), checked as the API
+    checks them: ``budget_tokens`` >= 1024 and ``max_tokens`` > ``budget_tokens``. User
+    values that fail raise UnsupportedFeatureError; only our default max_tokens is raised."""
+    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    caps = capabilities_for(request.model)
+    default = min(caps.max_output_tokens, DEFAULT_MAX_TOKENS)
+    if not budget:
+        return request.max_tokens or default, None
+    name = (
+        f"thinking_budget={budget}"
+        if request.thinking_budget is not None
+        else f"the thinking budget {budget} of reasoning_effort={request.reasoning_effort!r}"
+    )
+    if budget < MIN_THINKING_BUDGET:
+        raise UnsupportedFeatureError(
+            f"{name} is below the anthropic format's minimum of {MIN_THINKING_BUDGET} "
+            "thinking tokens; ask for at least that, or 0 for no thinking"
+        )
+    if request.max_tokens is not None:
+        if request.max_tokens <= budget:
+            raise UnsupportedFeatureError(
+                f"max_tokens={request.max_tokens} must be greater than {name}: the anthropic "
+                "format counts thinking within max_tokens"
+            )
+        return request.max_tokens, budget
+    if default <= budget:
+        default = budget + DEFAULT_MAX_TOKENS
+        if caps.known:
+            default = min(default, caps.max_output_tokens)
+        if default <= budget:
+            raise UnsupportedFeatureError(
+                f"{name} leaves no room for an answer within {request.model}'s "
+                f"{caps.max_output_tokens} output tokens"
+            )
+    return default, budget
+
+
 def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
     """The JSON body of a chat call. ``extra_body`` fields are merged last, as given."""
     _check_unsupported(request)
     messages, system = _encode_messages(request.messages)
-    budget = budget_for(request.reasoning_effort, request.thinking_budget)
-    max_tokens = request.max_tokens or min(
-        capabilities_for(request.model).max_output_tokens, DEFAULT_MAX_TOKENS
-    )
+    max_tokens, budget = _max_tokens_and_budget(request)
     body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens, "messages": messages}
     if any("cache_control" in p.provider_data for p in system):
         body["system"] = [_text_block(p) for p in system]  # blocks keep cache_control
     elif system:
         body["system"] = "\n\n".join(p.text for p in system)
     if budget:
-        budget = max(budget, MIN_THINKING_BUDGET)
-        if request.max_tokens is None and budget >= max_tokens:
-            body["max_tokens"] = budget + DEFAULT_MAX_TOKENS
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if request.tools:
         body["tools"] = [

@@ -129,6 +129,8 @@ def _signed(part: dict[str, Any], provider_data: Mapping[str, Any]) -> dict[str,
 def _encode_part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
     match part:
         case TextPart(text=text, provider_data=extra):
+            if not text and SIGNATURE not in extra:
+                return None  # empty text says nothing; a turn left empty is skipped
             return _signed({"text": text}, extra)
         case ImagePart(url=url, data=data, mime_type=mime):
             return _media(url, data, mime or "image/jpeg")

@@ -4,17 +4,24 @@ tool-call arguments streamed in any fragmentation. Pure functions only."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.messages import (
     ChatRequest,
     FilePart,
     ImagePart,
     Message,
+    NamedToolChoice,
     TextPart,
     ToolCallPart,
+    ToolChoice,
     ToolDefinition,
     ToolResultPart,
 )
-from juhe_core.wire import anthropic
+from juhe_core.wire import anthropic, gemini
 
 CACHE = {"cache_control": {"type": "ephemeral"}}
 CACHE_1H = {"cache_control": {"type": "ephemeral", "ttl": "1h"}}
@@ -26,7 +33,7 @@ WEATHER = ToolDefinition(
 )
 
 
-def encode(request: ChatRequest) -> dict[str, object]:
+def encode(request: ChatRequest) -> dict[str, Any]:
     return anthropic.encode_chat_request(request, stream=False)
 
 
@@ -105,3 +112,96 @@ def test_provider_data_without_cache_control_adds_nothing() -> None:
             "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}],
         }
     ]
+
+
+# --- empty turns, tool_choice, thinking ---
+
+
+def test_empty_assistant_turns_and_blank_text_blocks_are_left_out() -> None:
+    request = ChatRequest(
+        "claude-sonnet-4-5",
+        [
+            Message.text("user", "Hi"),
+            Message("assistant", ()),  # AIMessage("") in history
+            Message.text("user", "Still there?"),
+            Message("assistant", (TextPart(""), TextPart(" \n"))),
+            Message("user", (TextPart(""), TextPart("Hello?"))),
+        ],
+    )
+    assert encode(request)["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Hi"},
+                {"type": "text", "text": "Still there?"},
+                {"type": "text", "text": "Hello?"},
+            ],
+        }
+    ]
+    # the Gemini codec skips empty turns too (blank text is valid there, so it is kept)
+    empty = [Message("assistant", ()), Message("assistant", (TextPart(""),))]
+    request = ChatRequest("gemini-2.5-flash", [Message.text("user", "Hi"), *empty])
+    assert gemini.encode_chat_request(request, stream=False)["contents"] == [
+        {"role": "user", "parts": [{"text": "Hi"}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("none", {"type": "none"}),
+        ("auto", {"type": "auto", "disable_parallel_tool_use": True}),
+        ("required", {"type": "any", "disable_parallel_tool_use": True}),
+        (NamedToolChoice("f"), {"type": "tool", "name": "f", "disable_parallel_tool_use": True}),
+        (None, {"type": "auto", "disable_parallel_tool_use": True}),
+    ],
+)
+def test_disable_parallel_tool_use_only_where_the_api_has_it(
+    choice: ToolChoice | None, expected: dict[str, object]
+) -> None:
+    request = ChatRequest(
+        "claude-sonnet-4-5",
+        [Message.text("user", "x")],
+        tools=[ToolDefinition("f")],
+        tool_choice=choice,
+        parallel_tool_calls=False,
+    )
+    assert encode(request)["tool_choice"] == expected
+
+
+@pytest.mark.parametrize("budget", [1, 100, 1023, -1])
+def test_a_thinking_budget_below_the_minimum_is_refused(budget: int) -> None:
+    request = ChatRequest("claude-sonnet-4-5", [Message.text("user", "x")], thinking_budget=budget)
+    with pytest.raises(UnsupportedFeatureError, match=rf"thinking_budget={budget} .* 1024"):
+        encode(request)
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "fields"),
+    [
+        (2048, {"thinking_budget": 2048}),
+        (1500, {"thinking_budget": 2048}),
+        (4000, {"reasoning_effort": "high"}),
+    ],
+)
+def test_max_tokens_not_above_the_budget_is_refused(max_tokens: int, fields: Any) -> None:
+    request = ChatRequest(
+        "claude-sonnet-4-5", [Message.text("user", "x")], max_tokens=max_tokens, **fields
+    )
+    match = rf"max_tokens={max_tokens} must be greater than .*budget"
+    with pytest.raises(UnsupportedFeatureError, match=match):
+        encode(request)
+
+
+def test_our_default_max_tokens_is_raised_above_the_budget_within_the_model_cap() -> None:
+    def body(model: str, **fields: Any) -> dict[str, Any]:
+        return encode(ChatRequest(model, [Message.text("user", "x")], **fields))
+
+    assert body("claude-sonnet-4-5", thinking_budget=2048)["max_tokens"] == 8192  # as before
+    high = body("claude-sonnet-4-5", thinking_budget=20_000)
+    assert high["max_tokens"] == 28_192 and high["thinking"]["budget_tokens"] == 20_000
+    assert body("claude-opus-4-1", thinking_budget=30_000)["max_tokens"] == 32_000  # its cap
+    with pytest.raises(UnsupportedFeatureError, match="no room for an answer"):
+        body("claude-opus-4-1", thinking_budget=32_000)
+    assert body("claude-sonnet-4-5", max_tokens=3000, thinking_budget=2048)["max_tokens"] == 3000
+    assert "thinking" not in body("claude-sonnet-4-5", thinking_budget=0)

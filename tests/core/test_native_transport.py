@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from juhe_core import AsyncJuheClient, JuheClient
-from juhe_core.errors import BadRequestError, InternalServerError, StreamError
+from juhe_core.errors import (
+    BadRequestError,
+    InternalServerError,
+    StreamError,
+    UnsupportedFeatureError,
+)
 from juhe_core.messages import (
     AudioPart,
     ChatRequest,
@@ -249,7 +254,10 @@ def test_errors_are_typed(juhe_emulator: Emulator, kind: str, fmt: str) -> None:
 
 
 def test_anthropic_upstream_rejection_is_a_bad_request(juhe_emulator: Emulator) -> None:
-    request = ChatRequest(FORMATS["anthropic"], QUESTION, max_tokens=1500, thinking_budget=2048)
+    # The codec refuses this before sending (max_tokens must exceed the budget); extra_body
+    # goes out as given, so the relay's own rejection is what comes back.
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    request = ChatRequest(FORMATS["anthropic"], QUESTION, max_tokens=1500, extra_body=thinking)
     with pytest.raises(BadRequestError) as caught:
         chat("sync", juhe_emulator, request, "anthropic", False)
     assert caught.value.type is None  # the relay's "<nil>"
@@ -269,6 +277,14 @@ def test_forced_tool_choice_is_dropped_with_thinking(juhe_emulator: Emulator) ->
         result = chat("sync", juhe_emulator, request, "anthropic", False)
     assert result.finish_reason == "tool_calls"
     assert any("tool_choice" in str(w.message) for w in caught)
+
+
+def test_anthropic_thinking_mistakes_are_refused_before_sending(juhe_emulator: Emulator) -> None:
+    for fields in ({"thinking_budget": 512}, {"thinking_budget": 2048, "max_tokens": 2048}):
+        request = ChatRequest(FORMATS["anthropic"], QUESTION, **fields)  # type: ignore[arg-type]
+        with pytest.raises(UnsupportedFeatureError, match="thinking_budget"):
+            chat("sync", juhe_emulator, request, "anthropic", False)
+    assert juhe_emulator.requests == []
 
 
 def test_temperature_is_dropped_with_anthropic_thinking(juhe_emulator: Emulator) -> None:

@@ -547,6 +547,17 @@ def test_cache_control_on_images_documents_tool_results_and_tools() -> None:
     assert [t.get("cache_control") for t in body["tools"]] == [cache, {**cache, "ttl": "1h"}]
 
 
+def test_an_empty_ai_message_in_history_is_not_sent_as_an_empty_turn() -> None:
+    relay = MockRelay("anthropic")
+    relay.model().invoke([HumanMessage("Hi"), AIMessage(""), HumanMessage("Still there?")])
+    assert relay.bodies[-1]["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "Still there?"}],
+        }
+    ]
+
+
 def test_a_fallback_in_another_format_is_checked_too() -> None:
     relay = MockRelay("openai")
     llm = relay.model(model="gpt-4o", api_format="auto", modalities=["text", "audio"])
