@@ -180,6 +180,12 @@ def _thinking(config: Mapping[str, Any], model: str) -> tuple[bool, bool]:
     # includeThoughts (relay-behavior.md §4, model-name suffixes).
     shown = thinking.get("includeThoughts") is True or _THINKING_SUFFIX.search(model) is not None
     budget = thinking.get("thinkingBudget")
+    if budget == 0 and model.startswith("gemini-2.5-pro"):
+        # 2.5 Pro cannot turn thinking off (Gemini thinking docs: budget 128-32768).
+        raise UpstreamReject(
+            "Budget 0 is invalid. This model only works in thinking mode.",
+            "generationConfig.thinkingConfig.thinkingBudget",
+        )
     return shown or (isinstance(budget, int) and budget != 0), shown
 
 

@@ -24,6 +24,7 @@ from typing_extensions import assert_never
 
 from juhe_core._json import loads
 from juhe_core._sse import ServerSentEvent
+from juhe_core.catalogue import capabilities_for
 from juhe_core.errors import (
     APIError,
     BadRequestError,
@@ -209,6 +210,35 @@ def _encode_contents(messages: Sequence[Message]) -> tuple[list[dict[str, Any]],
     return contents, system
 
 
+def _thinking_budget(request: ChatRequest) -> int | None:
+    """The ``thinkingBudget`` to send, within what the model accepts (catalogue).
+
+    ``reasoning_effort="minimal"`` asks for as little thinking as the model allows: 0 where
+    thinking can be turned off, else the model's minimum (2.5 Pro: 128). An explicit
+    ``thinking_budget`` (or effort ``none``) the model refuses raises, naming the limit.
+    """
+    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    if budget is None or budget < 0:  # -1: dynamic thinking, Gemini's own setting
+        return budget
+    caps = capabilities_for(request.model)
+    effort = (request.reasoning_effort or "").lower() if request.thinking_budget is None else ""
+    if budget == 0 and not caps.thinking_off:
+        if effort == "minimal":
+            return caps.min_thinking_budget
+        asked = f"reasoning_effort={effort!r}" if effort else "thinking_budget=0"
+        raise UnsupportedFeatureError(
+            f"{request.model} cannot turn thinking off ({asked}); its smallest "
+            f"thinking_budget is {caps.min_thinking_budget}, or use reasoning_effort='minimal'"
+        )
+    if 0 < budget < caps.min_thinking_budget:
+        off = ", or 0 for no thinking" if caps.thinking_off else ""
+        raise UnsupportedFeatureError(
+            f"thinking_budget={budget} is below {request.model}'s minimum of "
+            f"{caps.min_thinking_budget}{off}"
+        )
+    return budget
+
+
 def _generation_config(request: ChatRequest) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for key, value in (
@@ -226,7 +256,7 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         config["responseMimeType"] = "application/json"
         if not isinstance(fmt, JsonObjectFormat):
             config["responseSchema"] = to_gemini_schema(fmt.schema)
-    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    budget = _thinking_budget(request)
     if budget is not None:
         config["thinkingConfig"] = (
             {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from juhe_core._sse import ServerSentEvent, SSEDecoder
-from juhe_core.errors import BadRequestError, StreamError
-from juhe_core.messages import StreamDelta, TextDelta
+from juhe_core.catalogue import capabilities_for
+from juhe_core.errors import BadRequestError, StreamError, UnsupportedFeatureError
+from juhe_core.messages import ChatRequest, Message, StreamDelta, TextDelta
 from juhe_core.wire import gemini
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
@@ -93,3 +95,48 @@ def test_a_blocked_prompt_keeps_its_ratings() -> None:
 def test_a_normal_stop_is_still_a_normal_answer() -> None:
     body = {"candidates": [{"content": {"parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
     assert gemini.decode_chat_response(body).text == "hi"
+
+
+# --- thinking budgets per model ---
+
+
+def thinking(model: str, **fields: Any) -> Any:
+    request = ChatRequest(model, [Message.text("user", "x")], **fields)
+    return gemini.encode_chat_request(request, stream=False)["generationConfig"].get(
+        "thinkingConfig"
+    )
+
+
+def test_minimal_effort_is_the_least_thinking_each_model_allows() -> None:
+    assert thinking("gemini-2.5-pro", reasoning_effort="minimal") == {
+        "thinkingBudget": 128,  # 2.5 Pro cannot turn thinking off
+        "includeThoughts": True,
+    }
+    for model in ("gemini-2.5-flash", "gemini-2.5-flash-lite"):
+        assert thinking(model, reasoning_effort="minimal") == {"thinkingBudget": 0}
+    assert thinking("gemini-2.5-pro", reasoning_effort="low")["thinkingBudget"] == 1024
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "match"),
+    [
+        ("gemini-2.5-pro", {"thinking_budget": 0}, "cannot turn thinking off.*128"),
+        ("gemini-2.5-pro", {"reasoning_effort": "none"}, "cannot turn thinking off"),
+        ("gemini-2.5-pro", {"thinking_budget": 64}, "thinking_budget=64 .* minimum of 128$"),
+        ("gemini-2.5-flash-lite", {"thinking_budget": 100}, "minimum of 512, or 0"),
+    ],
+)
+def test_budgets_the_model_refuses_are_refused_by_name(model: str, fields: Any, match: str) -> None:
+    with pytest.raises(UnsupportedFeatureError, match=match):
+        thinking(model, **fields)
+
+
+def test_the_catalogue_says_which_models_can_turn_thinking_off() -> None:
+    assert not capabilities_for("gemini-2.5-pro-preview-06-05").thinking_off
+    assert capabilities_for("gemini-2.5-flash").thinking_off
+    assert capabilities_for("gemini-2.5-flash-lite").min_thinking_budget == 512
+    assert thinking("gemini-2.5-flash", thinking_budget=0) == {"thinkingBudget": 0}
+    assert thinking("gemini-2.5-pro", thinking_budget=-1) == {  # dynamic, Gemini's own
+        "thinkingBudget": -1,
+        "includeThoughts": True,
+    }

@@ -196,6 +196,22 @@ def test_gemini_fixture_block_after_partial_text_on_the_wire(juhe_emulator: Emul
     assert "".join(delivered) == "First, gather the following materials:"
 
 
+def test_gemini_pro_minimal_effort_is_accepted(juhe_emulator: Emulator) -> None:
+    request = ChatRequest("gemini-2.5-pro", QUESTION, reasoning_effort="minimal")
+    assert chat("sync", juhe_emulator, request, "gemini", False).finish_reason == "stop"
+    config = juhe_emulator.requests[-1].json["generationConfig"]["thinkingConfig"]
+    assert config["thinkingBudget"] == 128
+    off = {"generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}
+    with pytest.raises(BadRequestError, match="only works in thinking mode"):
+        chat(
+            "sync",
+            juhe_emulator,
+            ChatRequest("gemini-2.5-pro", QUESTION, extra_body=off),
+            "gemini",
+            False,
+        )
+
+
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_image_input_is_seen(juhe_emulator: Emulator, fmt: str) -> None:
     message = Message(
