@@ -16,7 +16,7 @@ Model behaviour specific to this format:
 - A ``content_filter`` turn is blocked as Gemini blocks it: ``finishReason: SAFETY`` with
   ``safetyRatings`` and no content (in a stream, after the text chunks sent so far).
 - ``responseModalities`` with ``IMAGE`` adds an ``inlineData`` PNG part; with ``AUDIO`` an
-  ``inlineData`` WAV part (from the answer text).
+  ``inlineData`` raw PCM part, ``audio/L16;codec=pcm;rate=24000``, as Gemini TTS sends it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 from ._anthropic import signature
 from ._events import NativeStream
-from ._media import png, speech_seconds, wav
+from ._media import pcm, png, speech_seconds
 from ._openai_request import InvalidRequest, UpstreamReject
 from ._relay import dumps, relay_error
 from ._stream import data_frame
@@ -40,6 +40,7 @@ from ._turn import ChatQuery, PromptMessage, ToolSpec, Turn
 
 __all__ = [
     "FINISH_REASONS",
+    "PCM_MIME",
     "GenerateOptions",
     "model_list",
     "parse_generate",
@@ -54,6 +55,8 @@ FINISH_REASONS = {
     "content_filter": "SAFETY",
 }
 """Neutral finish reason → Gemini ``finishReason`` (function calls end with ``STOP``)."""
+PCM_MIME = "audio/L16;codec=pcm;rate=24000"
+"""The MIME type of Gemini's audio output: 16-bit little-endian mono PCM at 24 kHz."""
 _SAFETY_RATINGS = [
     {"category": f"HARM_CATEGORY_{c}", "probability": "NEGLIGIBLE"}
     for c in ("SEXUALLY_EXPLICIT", "HATE_SPEECH", "HARASSMENT")
@@ -248,7 +251,8 @@ def _answer_parts(turn: Turn, options: GenerateOptions) -> list[dict[str, Any]]:
     if options.image:
         parts.append(_inline("image/png", png(turn.text or "image")))
     if options.audio:
-        parts.append(_inline("audio/wav", wav(speech_seconds(turn.text))))
+        # Gemini TTS answers raw PCM, not a WAV file (Gemini speech-generation docs).
+        parts.append(_inline(PCM_MIME, pcm(speech_seconds(turn.text))))
     for i, call in enumerate(turn.tool_calls):
         try:
             args = json.loads(call.arguments) if call.arguments.strip() else {}

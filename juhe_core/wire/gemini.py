@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
@@ -72,6 +73,7 @@ __all__ = [
     "decode_chat_response",
     "encode_chat_request",
     "new_accumulator",
+    "wav_from_pcm",
 ]
 
 FORMAT: Final = "gemini"
@@ -93,6 +95,8 @@ BLOCKED: Final = frozenset(k for k, v in FINISH_REASONS.items() if v == "content
 _HIGH: Final = frozenset({"MEDIUM", "HIGH"})
 _TOOL_MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 SIGNATURE: Final = "thought_signature"
+PCM_RATE: Final = 24_000  # Gemini TTS output: 24 kHz, 16-bit, mono
+_WAV_HEADER: Final = 44
 
 
 def chat_path(request: ChatRequest, *, stream: bool) -> str:
@@ -344,12 +348,40 @@ def _decode_part(raw: Mapping[str, Any], call_index: int) -> Part | None:
     if isinstance(inline, Mapping) and isinstance(inline.get("data"), str):
         mime = str(inline.get("mimeType", "application/octet-stream"))
         data = base64.b64decode(inline["data"])
+        rate = _pcm_rate(mime)
+        if rate is not None:
+            return AudioPart(wav_from_pcm(data, rate), "audio/wav")
         if mime.startswith("audio/"):
             return AudioPart(data, mime)
         return ImagePart(data=data, mime_type=mime)
     if sig is not None and len(raw) == 1:
         return ReasoningPart("", sig, {"format": FORMAT})  # a bare signature part
     return ProviderPart(FORMAT, dict(raw)) if raw else None
+
+
+def _pcm_rate(mime: str) -> int | None:
+    """The sample rate of raw PCM audio (``audio/L16;codec=pcm;rate=24000``, what Gemini
+    TTS answers), else None. 24 kHz when the type names none (the TTS docs' rate)."""
+    kind, *params = (p.strip() for p in mime.split(";"))
+    if kind.lower() not in ("audio/l16", "audio/pcm"):
+        return None
+    fields = {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in params)}
+    rate = fields.get("rate", "")
+    return int(rate) if rate.isdigit() else PCM_RATE
+
+
+def _raw_pcm_rate(raw: Any) -> int | None:
+    inline = raw.get("inlineData") if isinstance(raw, Mapping) else None
+    return _pcm_rate(str(inline.get("mimeType", ""))) if isinstance(inline, Mapping) else None
+
+
+def wav_from_pcm(pcm: bytes, rate: int) -> bytes:
+    """A WAV file of raw 16-bit little-endian mono PCM: the 44-byte RIFF header, then the
+    samples (Gemini's ``audio/L16`` is little-endian, despite RFC 2586; players need the
+    header)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)  # PCM, mono, 16-bit
+    header = struct.pack("<4sI4s4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", len(fmt))
+    return header + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
 
 
 def _candidate(body: Mapping[str, Any], request_id: str | None) -> Mapping[str, Any] | None:
@@ -441,6 +473,7 @@ class ChatStreamAccumulator:
         self._model: str | None = None
         self._id: str | None = None
         self._blocked: BadRequestError | None = None
+        self._pcm_rate: int | None = None  # of the last part, when it was raw PCM audio
 
     def feed(self, event: ServerSentEvent) -> list[StreamDelta]:
         """Deltas carried by one chunk."""
@@ -488,14 +521,16 @@ class ChatStreamAccumulator:
         for raw in raw_parts if isinstance(raw_parts, list) else []:
             part = _decode_part(raw, self._calls) if isinstance(raw, Mapping) else None
             if part is not None:
-                deltas.append(self._add(part))
+                deltas.append(self._add(part, _raw_pcm_rate(raw)))
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             self._raw_reason = reason
             deltas.append(FinishDelta(_finish(reason, self._parts) or "other", reason))
 
-    def _add(self, part: Part) -> StreamDelta:
+    def _add(self, part: Part, pcm_rate: int | None = None) -> StreamDelta:
         last = self._parts[-1] if self._parts else None
+        merge = pcm_rate is not None and pcm_rate == self._pcm_rate
+        self._pcm_rate = pcm_rate
         if isinstance(part, TextPart):
             if isinstance(last, TextPart):
                 extra = {**last.provider_data, **part.provider_data}
@@ -511,6 +546,12 @@ class ChatStreamAccumulator:
             else:
                 self._parts.append(part)
             return ReasoningDelta(part.text, part.signature)
+        if merge and pcm_rate and isinstance(part, AudioPart) and isinstance(last, AudioPart):
+            # TTS streams its PCM in pieces: each delta is a playable WAV of its piece; the
+            # result holds one WAV of them all.
+            pcm = last.data[_WAV_HEADER:] + part.data[_WAV_HEADER:]
+            self._parts[-1] = AudioPart(wav_from_pcm(pcm, pcm_rate), "audio/wav")
+            return PartDelta(part)
         self._parts.append(part)
         if isinstance(part, ToolCallPart):
             self._calls += 1

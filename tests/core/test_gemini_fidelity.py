@@ -3,8 +3,12 @@ budgets per model, TTS audio, image MIME types. Pure functions and real-shaped f
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import pickle
+import struct
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,14 @@ import pytest
 from juhe_core._sse import ServerSentEvent, SSEDecoder
 from juhe_core.catalogue import capabilities_for
 from juhe_core.errors import BadRequestError, StreamError, UnsupportedFeatureError
-from juhe_core.messages import ChatRequest, Message, StreamDelta, TextDelta
+from juhe_core.messages import (
+    AudioPart,
+    ChatRequest,
+    Message,
+    PartDelta,
+    StreamDelta,
+    TextDelta,
+)
 from juhe_core.wire import gemini
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
@@ -140,3 +151,57 @@ def test_the_catalogue_says_which_models_can_turn_thinking_off() -> None:
         "thinkingBudget": -1,
         "includeThoughts": True,
     }
+
+
+# --- TTS audio: raw PCM becomes a WAV file ---
+
+PCM = struct.pack("<6h", 0, 1000, -1000, 32767, -32768, 7)
+
+
+def audio_answer(mime: str, data: bytes = PCM) -> dict[str, Any]:
+    inline = {"mimeType": mime, "data": base64.b64encode(data).decode()}
+    return {
+        "candidates": [{"content": {"parts": [{"inlineData": inline}]}, "finishReason": "STOP"}]
+    }
+
+
+def read_wav(data: bytes) -> tuple[int, int, int, bytes]:
+    with wave.open(io.BytesIO(data)) as w:
+        frames = w.readframes(w.getnframes())
+        return w.getnchannels(), w.getsampwidth(), w.getframerate(), frames
+
+
+@pytest.mark.parametrize(
+    ("mime", "rate"),
+    [
+        ("audio/L16;codec=pcm;rate=24000", 24_000),
+        ("audio/L16; codec=pcm; rate=16000", 16_000),
+        ("audio/pcm", 24_000),  # no rate named: Gemini TTS's 24 kHz
+    ],
+)
+def test_tts_pcm_is_decoded_to_a_wav_file(mime: str, rate: int) -> None:
+    (audio,) = gemini.decode_chat_response(audio_answer(mime)).parts
+    assert isinstance(audio, AudioPart) and audio.mime_type == "audio/wav"
+    assert audio.data[:4] == b"RIFF" and audio.data[8:16] == b"WAVEfmt "
+    assert len(audio.data) == 44 + len(PCM) and audio.data[44:] == PCM
+    assert read_wav(audio.data) == (1, 2, rate, PCM)
+
+
+def test_other_audio_is_kept_as_sent() -> None:
+    (audio,) = gemini.decode_chat_response(audio_answer("audio/mpeg", b"ID3")).parts
+    assert audio == AudioPart(b"ID3", "audio/mpeg")
+
+
+def test_streamed_pcm_pieces_are_each_playable_and_one_wav_in_the_result() -> None:
+    acc = gemini.new_accumulator()
+    pieces = [PCM[:6], PCM[6:]]
+    deltas = []
+    for i, piece in enumerate(pieces):
+        chunk = audio_answer("audio/L16;codec=pcm;rate=24000", piece)
+        if i < len(pieces) - 1:
+            del chunk["candidates"][0]["finishReason"]
+        deltas += acc.feed(ServerSentEvent(json.dumps(chunk)))
+    parts = [d.part for d in deltas if isinstance(d, PartDelta)]
+    assert [read_wav(p.data)[3] for p in parts if isinstance(p, AudioPart)] == pieces
+    (audio,) = acc.finish().parts
+    assert isinstance(audio, AudioPart) and read_wav(audio.data) == (1, 2, 24_000, PCM)

@@ -7,8 +7,10 @@ client disagrees, the test is an ``xfail(strict=True)`` naming the codec bug.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import warnings
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,7 +167,10 @@ def test_gemini_structured_output_and_modalities(juhe_emulator: Emulator, kind: 
     image = next(p for p in parts if isinstance(p, ImagePart))
     audio = next(p for p in parts if isinstance(p, AudioPart))
     assert image.data is not None and image.data.startswith(b"\x89PNG")
-    assert audio.mime_type == "audio/wav" and audio.data.startswith(b"RIFF")
+    assert audio.mime_type == "audio/wav" and audio.data.startswith(b"RIFF")  # from raw PCM
+    with wave.open(io.BytesIO(audio.data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24_000)
+        assert w.getnframes() == (len(audio.data) - 44) // 2 > 0
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
