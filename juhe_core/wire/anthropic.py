@@ -55,7 +55,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
-from juhe_core.wire._common import foreign_block, refuse_options
+from juhe_core.wire._common import foreign_block, image_mime, refuse_options
 from juhe_core.wire._reasoning import budget_for
 
 __all__ = [
@@ -121,8 +121,8 @@ def _encode_part(part: Part) -> dict[str, Any] | None:
             # The API refuses empty or blank text blocks ("text content blocks must be
             # non-empty"); they carry nothing, so they are left out.
             return _text_block(part) if text.strip() else None
-        case ImagePart(url=url, data=data, mime_type=mime, provider_data=extra):
-            block = {"type": "image", "source": _source(url, data, mime or "image/png")}
+        case ImagePart(url=url, data=data, provider_data=extra):
+            block = {"type": "image", "source": _source(url, data, image_mime(part, "image/png"))}
             return _cached(block, extra)
         case FilePart(url=url, data=data, mime_type=mime, filename=name, provider_data=extra):
             block = {"type": "document", "source": _source(url, data, mime)}

@@ -61,7 +61,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
-from juhe_core.wire._common import foreign_block
+from juhe_core.wire._common import foreign_block, image_mime
 from juhe_core.wire._gemini_schema import to_gemini_schema
 from juhe_core.wire._reasoning import budget_for
 
@@ -137,8 +137,8 @@ def _encode_part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
             if not text and SIGNATURE not in extra:
                 return None  # empty text says nothing; a turn left empty is skipped
             return _signed({"text": text}, extra)
-        case ImagePart(url=url, data=data, mime_type=mime):
-            return _media(url, data, mime or "image/jpeg")
+        case ImagePart(url=url, data=data):
+            return _media(url, data, image_mime(part, "image/jpeg"))
         case FilePart(url=url, data=data, mime_type=mime):
             return _media(url, data, mime)
         case AudioPart(data=data, mime_type=mime):

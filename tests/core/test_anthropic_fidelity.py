@@ -103,6 +103,12 @@ def test_cache_control_on_tools_images_documents_and_tool_results() -> None:
     ]
 
 
+def test_image_bytes_without_a_mime_type_are_typed_by_their_signature() -> None:
+    jpeg = ImagePart(data=b"\xff\xd8\xff\xe0....")
+    body = encode(ChatRequest("claude-sonnet-4-5", [Message("user", (jpeg,))]))
+    assert body["messages"][0]["content"][0]["source"]["media_type"] == "image/jpeg"
+
+
 def test_provider_data_without_cache_control_adds_nothing() -> None:
     call = ToolCallPart("t1", "f", "{}", {"thought_signature": "from-gemini"})
     body = encode(ChatRequest("claude-sonnet-4-5", [Message("assistant", (call,))]))

@@ -20,6 +20,7 @@ from juhe_core.errors import BadRequestError, StreamError, UnsupportedFeatureErr
 from juhe_core.messages import (
     AudioPart,
     ChatRequest,
+    ImagePart,
     Message,
     PartDelta,
     StreamDelta,
@@ -205,3 +206,27 @@ def test_streamed_pcm_pieces_are_each_playable_and_one_wav_in_the_result() -> No
     assert [read_wav(p.data)[3] for p in parts if isinstance(p, AudioPart)] == pieces
     (audio,) = acc.finish().parts
     assert isinstance(audio, AudioPart) and read_wav(audio.data) == (1, 2, 24_000, PCM)
+
+
+# --- image MIME types ---
+
+
+@pytest.mark.parametrize(
+    ("image", "mime"),
+    [
+        (ImagePart(url="https://x/cat.png"), "image/png"),
+        (ImagePart(url="https://x/CAT.PNG?size=large#top"), "image/png"),
+        (ImagePart(url="https://x/a.webp"), "image/webp"),
+        (ImagePart(url="https://x/a.jpeg"), "image/jpeg"),
+        (ImagePart(url="https://x/image?id=3"), "image/jpeg"),  # unknown: the default
+        (ImagePart(url="https://x/a.png", mime_type="image/gif"), "image/gif"),  # given wins
+        (ImagePart(data=b"\x89PNG\r\n\x1a\n...."), "image/png"),  # bytes: their signature
+    ],
+)
+def test_an_image_gets_its_own_mime_type(image: ImagePart, mime: str) -> None:
+    body = gemini.encode_chat_request(
+        ChatRequest("gemini-2.5-flash", [Message("user", (image,))]), stream=False
+    )
+    (part,) = body["contents"][0]["parts"]
+    media = part.get("fileData") or part.get("inlineData")
+    assert media["mimeType"] == mime
