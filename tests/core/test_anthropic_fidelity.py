@@ -4,10 +4,13 @@ tool-call arguments streamed in any fragmentation. Pure functions only."""
 
 from __future__ import annotations
 
+import json
+import random
 from typing import Any
 
 import pytest
 
+from juhe_core._sse import ServerSentEvent, SSEDecoder
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.messages import (
     ChatRequest,
@@ -16,6 +19,7 @@ from juhe_core.messages import (
     Message,
     NamedToolChoice,
     TextPart,
+    ToolCallDelta,
     ToolCallPart,
     ToolChoice,
     ToolDefinition,
@@ -211,3 +215,84 @@ def test_our_default_max_tokens_is_raised_above_the_budget_within_the_model_cap(
         body("claude-opus-4-1", thinking_budget=32_000)
     assert body("claude-sonnet-4-5", max_tokens=3000, thinking_budget=2048)["max_tokens"] == 3000
     assert "thinking" not in body("claude-sonnet-4-5", thinking_budget=0)
+
+
+# --- tool-call arguments in any fragmentation ---
+
+ARGUMENTS = json.dumps(
+    {"city": "São Paulo", "note": 'say "hi"\n\\ok', "days": [1, 2], "nested": {"a": None}},
+    ensure_ascii=False,
+)
+
+
+def _tool_stream(fragments: list[str]) -> list[ServerSentEvent]:
+    events: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "content": [],
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        },
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}},
+        },
+        *(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": fragment},
+            }
+            for fragment in fragments
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use"},
+            "usage": {"output_tokens": 9},
+        },
+        {"type": "message_stop"},
+    ]
+    return [ServerSentEvent(json.dumps(e, ensure_ascii=False), event=e["type"]) for e in events]
+
+
+def _split_patterns(text: str) -> list[list[str]]:
+    rng = random.Random(7)
+    patterns = [list(text), ["", *text, ""]]  # one character per event; empty fragments too
+    patterns += [[text[:i], text[i:]] for i in range(1, len(text))]  # every single cut
+    for _ in range(20):  # random cuts at several places at once
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(2, 12)))
+        patterns.append([text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)])
+    return patterns
+
+
+def test_tool_arguments_split_at_every_character_boundary_reassemble_exactly() -> None:
+    patterns = _split_patterns(ARGUMENTS)
+    assert len(patterns) > len(ARGUMENTS)
+    for fragments in patterns:
+        assert "".join(fragments) == ARGUMENTS
+        acc = anthropic.new_accumulator()
+        deltas = [d for event in _tool_stream(fragments) for d in acc.feed(event)]
+        streamed = "".join(d.arguments for d in deltas if isinstance(d, ToolCallDelta))
+        assert streamed == ARGUMENTS
+        (call,) = acc.finish().tool_calls
+        assert (call.id, call.name, call.arguments) == ("toolu_1", "f", ARGUMENTS)
+        assert json.loads(call.arguments)["city"] == "São Paulo"
+
+
+def test_one_character_per_event_also_survives_the_sse_decoder_byte_by_byte() -> None:
+    raw = "".join(
+        f"event: {e.event}\ndata: {e.data}\n\n" for e in _tool_stream(list(ARGUMENTS))
+    ).encode()
+    decoder, acc = SSEDecoder(), anthropic.new_accumulator()
+    for i in range(len(raw)):
+        for event in decoder.feed(raw[i : i + 1]):
+            assert isinstance(event, ServerSentEvent)
+            acc.feed(event)
+    assert acc.finish().tool_calls[0].arguments == ARGUMENTS
