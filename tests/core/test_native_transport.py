@@ -255,8 +255,23 @@ def test_anthropic_system_cache_control_is_sent(juhe_emulator: Emulator) -> None
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_broken_streams_raise(juhe_emulator: Emulator, kind: str, fmt: str, fault: str) -> None:
     juhe_emulator.enqueue(StreamFault(fault, after=2))  # type: ignore[arg-type]
-    with pytest.raises(StreamError):
+    with pytest.raises(StreamError) as caught:
         chat(kind, juhe_emulator, ChatRequest(FORMATS[fmt], QUESTION), fmt, True)
+    if fault == "bare_json_error":
+        # The JSON appended after the stream (relay-behavior.md §10) is the error raised:
+        # on /v1/messages the upstream overloaded_error, elsewhere the relay's own error.
+        type_, text, code = BARE_ERRORS[fmt]
+        error = caught.value
+        assert (error.type, error.code) == (type_, code) and text in error.message
+        assert error.request_id == juhe_emulator.requests[-1].request_id
+        assert error.body is not None and error.body["error"]["type"] == type_
+
+
+BARE_ERRORS = {
+    "anthropic": ("overloaded_error", "Overloaded", None),
+    "gemini": ("new_api_error", "upstream stream ended with an error", "bad_response"),
+    "responses": ("new_api_error", "upstream stream ended with an error", "bad_response"),
+}
 
 
 @pytest.mark.parametrize("fmt", ["anthropic", "responses"])
