@@ -62,6 +62,13 @@ class ModelCapabilities:
     """Can answer with audio."""
     temperature: bool = True
     """Accepts ``temperature`` (o-series reasoning models do not)."""
+    thinking_off: bool = True
+    """Thinking can be turned off (Gemini ``thinkingBudget: 0``). Gemini 2.5 Pro cannot;
+    2.5 Flash and Flash-Lite can."""
+    min_thinking_budget: int = 0
+    """The smallest thinking budget accepted when thinking is on (0: no known minimum).
+    Gemini 2.5 Pro 128, 2.5 Flash-Lite 512 (Gemini thinking docs); Anthropic's 1024 holds
+    for every Claude model and lives in its codec."""
     native_formats: tuple[str, ...] = ("openai",)
     """Wire formats that serve it natively, preferred first."""
     known: bool = True
@@ -157,6 +164,10 @@ _FAMILIES: Final[dict[str, ModelCapabilities]] = {
         _GEMINI, max_output_tokens=8_192, reasoning=False, image_output=True
     ),
     "gemini-2.5": _GEMINI,
+    # Gemini thinking docs: 2.5 Pro thinks always (budget 128-32768); 2.5 Flash (0-24576)
+    # and Flash-Lite (512-24576) turn thinking off with 0. Gemini 3 takes thinking levels.
+    "gemini-2.5-pro": replace(_GEMINI, thinking_off=False, min_thinking_budget=128),
+    "gemini-2.5-flash-lite": replace(_GEMINI, min_thinking_budget=512),
     "gemini-2.5-flash-image": replace(_GEMINI, image_output=True, reasoning=False),
     "gemini-2.5-flash-preview-tts": replace(_GEMINI, audio_output=True, tools=False),
     "gemini-3": _GEMINI,

@@ -118,6 +118,8 @@ class StreamError(APIError):
         status: HTTP status of the stream response (200 for an error sent mid-stream).
         type: the ``type`` of an error object found in the stream, if any.
         code: the ``code`` of an error object found in the stream, if any.
+        body: the decoded error object or chunk that ended the stream, if any (e.g. a
+            Gemini chunk with ``safetyRatings``).
     """
 
     def __init__(
@@ -128,11 +130,13 @@ class StreamError(APIError):
         status: int | None = None,
         type: str | None = None,
         code: str | int | None = None,
+        body: Any = None,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.status = status
         self.type = type
         self.code = code
+        self.body = body
 
 
 class TaskFailedError(APIError):
@@ -367,4 +371,5 @@ def stream_error_from_object(body: Mapping[str, Any], request_id: str | None) ->
         status=200,
         type=type_ if isinstance(type_, str) else None,
         code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+        body=dict(body),
     )

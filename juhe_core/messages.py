@@ -4,8 +4,11 @@ Frameworks (LangChain, LlamaIndex) convert their messages into these frozen data
 each codec in ``juhe_core.wire`` turns them into one wire format and back. N frameworks
 plus M formats make N + M mappings.
 
-Format-only data (a Gemini thought signature, an Anthropic redacted-thinking blob) rides
-in the one ``provider_data`` mapping of the part that carries it, and is sent back unchanged.
+Format-only data (a Gemini thought signature, an Anthropic redacted-thinking blob, an
+Anthropic ``cache_control`` breakpoint) rides in the one ``provider_data`` mapping of the
+part (or tool) that carries it, and is sent back unchanged. ``{"cache_control": {...}}``
+is sent by the Anthropic format on text, image, document, tool-call and tool-result blocks
+and on tools; formats that cache on their own ignore it.
 Classes use ``slots`` because stream deltas are built once per chunk on the hot path.
 """
 
@@ -76,6 +79,8 @@ class ImagePart:
     """MIME type of ``data`` (e.g. ``image/png``)."""
     detail: str | None = None
     """OpenAI's ``detail`` hint (``low``/``high``/``auto``), when given."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"cache_control": ...}`` for Anthropic)."""
     kind: Literal["image"] = "image"
 
 
@@ -93,6 +98,8 @@ class FilePart:
     """The file name, when known."""
     file_id: str | None = None
     """A provider file id (OpenAI ``file_id``), when the file was uploaded beforehand."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"cache_control": ...}`` for Anthropic)."""
     kind: Literal["file"] = "file"
 
 
@@ -149,6 +156,8 @@ class ToolResultPart:
     """The tool's name (Gemini needs it)."""
     is_error: bool = False
     """Whether the tool failed (Anthropic carries this flag)."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"cache_control": ...}`` for Anthropic)."""
     kind: Literal["tool_result"] = "tool_result"
 
 
@@ -224,6 +233,8 @@ class ToolDefinition:
     """A JSON schema (an ``object`` schema) of the arguments."""
     strict: bool | None = None
     """OpenAI structured-outputs ``strict`` flag; None leaves it out."""
+    provider_data: Mapping[str, Any] = field(default_factory=dict)
+    """Format-only data (e.g. ``{"cache_control": ...}`` for Anthropic)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,8 +101,21 @@ def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[di
         kind = tool.get("type") if isinstance(tool, Mapping) else None
         if isinstance(kind, str) and kind not in ("function", "object"):
             server_tool(tool)  # raises, naming the shapes it knows
-        out.append(convert_to_openai_tool(tool, strict=strict))
+        out.append(_with_cache_control(convert_to_openai_tool(tool, strict=strict), tool))
     return out
+
+
+def _cache_control(tool: Any) -> Any:
+    """Anthropic's ``cache_control`` of a tool: a key of a tool dict, or of a ``BaseTool``'s
+    ``extras`` (where langchain-anthropic reads it); ``convert_to_openai_tool`` drops it."""
+    extras = getattr(tool, "extras", None)
+    source = tool if isinstance(tool, Mapping) else extras if isinstance(extras, Mapping) else {}
+    return source.get("cache_control")
+
+
+def _with_cache_control(formatted: dict[str, Any], tool: Any) -> dict[str, Any]:
+    cache_control = _cache_control(tool)
+    return {**formatted, "cache_control": cache_control} if cache_control else formatted
 
 
 def _tool_name(tool: Mapping[str, Any]) -> str | None:
@@ -199,7 +212,8 @@ def to_tool_definitions(
     tools: Iterable[Any],
 ) -> tuple[tuple[ToolDefinition, ...], tuple[ServerTool, ...]]:
     """Function tools (OpenAI tool dicts, or anything ``convert_to_openai_function``
-    takes) and provider-run tools (see ``format_tools``), each in neutral form."""
+    takes) and provider-run tools (see ``format_tools``), each in neutral form; a
+    ``cache_control`` key on a function tool's dict goes to its ``provider_data``."""
     out = []
     servers = []
     for tool in tools:
@@ -214,12 +228,14 @@ def to_tool_definitions(
             function = convert_to_openai_function(tool)
         if not isinstance(function, Mapping) or not function.get("name"):
             raise UnsupportedFeatureError(f"a tool without a function name: {tool!r:.200}")
+        cache_control = _cache_control(tool)
         out.append(
             ToolDefinition(
                 name=function["name"],
                 description=function.get("description") or "",
                 parameters=function.get("parameters") or {"type": "object", "properties": {}},
                 strict=function.get("strict"),
+                provider_data={"cache_control": cache_control} if cache_control else {},
             )
         )
     return tuple(out), tuple(servers)

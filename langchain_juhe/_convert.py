@@ -176,6 +176,13 @@ def _extra(block: Block, key: str) -> Any:
     return extras.get(key) if isinstance(extras, Mapping) else None
 
 
+def _cache_data(block: Block) -> dict[str, Any]:
+    """Anthropic's ``cache_control`` on a block (top level or in ``extras``), as
+    ``provider_data`` for the codec; formats that cache on their own ignore it."""
+    cache_control = _extra(block, "cache_control")
+    return {"cache_control": cache_control} if cache_control else {}
+
+
 def _map_data_block(block: Block) -> Part:
     """A standard image/file/audio/video/text-plain block as a neutral part."""
     kind = block["type"]
@@ -184,7 +191,13 @@ def _map_data_block(block: Block) -> Part:
     if kind == "image":
         if file_id:
             raise UnsupportedFeatureError("images by file_id are not supported; pass url or base64")
-        return ImagePart(url=url, data=data, mime_type=mime, detail=_extra(block, "detail"))
+        return ImagePart(
+            url=url,
+            data=data,
+            mime_type=mime,
+            detail=_extra(block, "detail"),
+            provider_data=_cache_data(block),
+        )
     if kind == "audio":
         if data is None:
             raise UnsupportedFeatureError("audio must be given as base64 data, not by url or id")
@@ -199,13 +212,13 @@ def _map_data_block(block: Block) -> Part:
         mime_type=mime or "application/pdf",
         filename=_extra(block, "filename"),
         file_id=file_id,
+        provider_data=_cache_data(block),
     )
 
 
 def _text_part(block: Block) -> TextPart:
     """A text block; Anthropic's ``cache_control`` on it is kept for the codec."""
-    cache_control = _extra(block, "cache_control")
-    return TextPart(block["text"], {"cache_control": cache_control} if cache_control else {})
+    return TextPart(block["text"], _cache_data(block))
 
 
 def _map_input_parts(message: BaseMessage) -> tuple[Part, ...]:
@@ -232,6 +245,7 @@ def _map_anthropic_tool_result(value: Block) -> ToolResultPart:
         tool_call_id=str(value.get("tool_use_id", "")),
         content=content if isinstance(content, str) else _tool_content(HumanMessage(content)),
         is_error=bool(value.get("is_error")),
+        provider_data=_cache_data(value),
     )
 
 

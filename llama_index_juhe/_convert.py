@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -109,6 +110,7 @@ _AUDIO_FORMAT: Final[Mapping[str, str]] = {"audio/mpeg": "mp3", "audio/mp4": "m4
 _DEFAULT_DOCUMENT_TITLE: Final = "input_document"  # what DocumentBlock fills in
 PROVIDER_DATA: Final = "provider_data"
 PROVIDER_PARTS: Final = "provider_parts"
+_CACHEABLE: Final = (TextPart, ImagePart, FilePart)  # what a CachePoint can mark
 
 
 # --- LlamaIndex -> neutral ---
@@ -195,13 +197,12 @@ def _parts(blocks: Sequence[ContentBlock]) -> list[Part]:
         part = map_block(block)
         if part is not None:
             parts.append(part)
-        elif isinstance(block, CachePoint) and parts and isinstance(parts[-1], TextPart):
+        elif isinstance(block, CachePoint) and parts and isinstance(parts[-1], _CACHEABLE):
             # As llama-index-llms-anthropic does: the cache point marks the block before
             # it. Formats that cache on their own (OpenAI) ignore the mark; a cache point
-            # after anything but text has nowhere to go, as in the neutral model.
-            control = block.cache_control.model_dump()
-            last = parts[-1]
-            parts[-1] = TextPart(last.text, {**last.provider_data, "cache_control": control})
+            # after audio, video or reasoning has nowhere to go, as in the neutral model.
+            marked = {**parts[-1].provider_data, "cache_control": block.cache_control.model_dump()}
+            parts[-1] = replace(parts[-1], provider_data=marked)
     return parts
 
 
@@ -218,7 +219,12 @@ def _legacy_tool_call(call: Any) -> ToolCallPart:
     return ToolCallPart(str(data.get("id") or ""), function["name"], arguments, extra)
 
 
-def _tool_result(message: ChatMessage, parts: list[Part]) -> ToolResultPart:
+def _tool_result(message: ChatMessage) -> ToolResultPart:
+    """A tool message as one result; a ``CachePoint`` in it marks the whole result (the
+    Anthropic ``tool_result`` block, as langchain-anthropic places it)."""
+    parts = [p for p in map(map_block, message.blocks) if p is not None]
+    points = [b for b in message.blocks if isinstance(b, CachePoint)]
+    extra = {"cache_control": points[-1].cache_control.model_dump()} if points else {}
     call_id = message.additional_kwargs.get("tool_call_id")
     if not call_id:
         raise UnsupportedFeatureError(
@@ -231,7 +237,12 @@ def _tool_result(message: ChatMessage, parts: list[Part]) -> ToolResultPart:
         else tuple(parts)
     )
     name = message.additional_kwargs.get("name")
-    return ToolResultPart(str(call_id), content, name=name if isinstance(name, str) else None)
+    return ToolResultPart(
+        str(call_id),
+        content,
+        name=name if isinstance(name, str) else None,
+        provider_data=extra,
+    )
 
 
 def _assistant_parts(message: ChatMessage, parts: list[Part]) -> list[Part]:
@@ -266,9 +277,9 @@ def map_message(message: ChatMessage) -> Message:
         raise UnsupportedFeatureError(
             f"role {message.role.value!r} is not supported; use system, user, assistant or tool"
         )
-    parts = _parts(message.blocks)
     if role == "tool":
-        return Message("tool", (_tool_result(message, parts),))
+        return Message("tool", (_tool_result(message),))
+    parts = _parts(message.blocks)
     if role == "assistant":
         parts = _assistant_parts(message, parts)
     name = message.additional_kwargs.get("name")

@@ -63,23 +63,29 @@ def _tool_definition(tool: Any, strict: bool) -> ToolDefinition | ServerTool:
         return tool
     if is_server_tool(tool):  # {"type": "web_search_20250305", ...}, {"google_search": {}}
         return server_tool(tool)
+    extra: dict[str, Any] = {}
     if isinstance(tool, BaseTool):
         meta = tool.metadata
         name, description, params = meta.get_name(), meta.description, meta.get_parameters_dict()
     elif isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping):
-        # The OpenAI tool dicts users of llama-index-llms-openai pass as ``tools=``.
+        # The OpenAI tool dicts users of llama-index-llms-openai pass as ``tools=``; an
+        # Anthropic ``cache_control`` beside ``function`` is kept for the codec.
         fn = tool["function"]
         name, description = fn["name"], fn.get("description") or ""
         params = fn.get("parameters") or {"type": "object", "properties": {}}
         strict = bool(fn.get("strict", strict))
+        if tool.get("cache_control"):
+            extra["cache_control"] = tool["cache_control"]
     elif isinstance(tool, Mapping):
         server_tool(tool)  # raises, naming the server-tool shapes it knows
         raise AssertionError("unreachable")
     else:
         raise UnsupportedFeatureError(f"not a tool: {tool!r:.200}")
     if strict:
-        return ToolDefinition(name, description, strict_schema(params), strict=True)
-    return ToolDefinition(name, description, params)
+        return ToolDefinition(
+            name, description, strict_schema(params), strict=True, provider_data=extra
+        )
+    return ToolDefinition(name, description, params, provider_data=extra)
 
 
 def map_tools(tools: Sequence[Any], *, strict: bool = False) -> list[ToolDefinition | ServerTool]:

@@ -13,8 +13,10 @@ Model behaviour specific to this format:
   non-zero ``thinkingBudget``; then the first ``functionCall`` part carries a signature too.
 - ``responseMimeType: application/json`` with ``responseSchema`` (Gemini's OpenAPI subset,
   upper-case types) or ``responseJsonSchema``: the text is an instance of it.
+- A ``content_filter`` turn is blocked as Gemini blocks it: ``finishReason: SAFETY`` with
+  ``safetyRatings`` and no content (in a stream, after the text chunks sent so far).
 - ``responseModalities`` with ``IMAGE`` adds an ``inlineData`` PNG part; with ``AUDIO`` an
-  ``inlineData`` WAV part (from the answer text).
+  ``inlineData`` raw PCM part, ``audio/L16;codec=pcm;rate=24000``, as Gemini TTS sends it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from ._anthropic import signature
 from ._events import NativeStream
-from ._media import png, speech_seconds, wav
+from ._media import pcm, png, speech_seconds
 from ._openai_request import InvalidRequest, UpstreamReject
 from ._relay import dumps, relay_error
 from ._stream import data_frame
@@ -38,6 +40,7 @@ from ._turn import ChatQuery, PromptMessage, ToolSpec, Turn
 
 __all__ = [
     "FINISH_REASONS",
+    "PCM_MIME",
     "GenerateOptions",
     "model_list",
     "parse_generate",
@@ -52,6 +55,13 @@ FINISH_REASONS = {
     "content_filter": "SAFETY",
 }
 """Neutral finish reason → Gemini ``finishReason`` (function calls end with ``STOP``)."""
+PCM_MIME = "audio/L16;codec=pcm;rate=24000"
+"""The MIME type of Gemini's audio output: 16-bit little-endian mono PCM at 24 kHz."""
+_SAFETY_RATINGS = [
+    {"category": f"HARM_CATEGORY_{c}", "probability": "NEGLIGIBLE"}
+    for c in ("SEXUALLY_EXPLICIT", "HATE_SPEECH", "HARASSMENT")
+] + [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]
+"""What a ``SAFETY`` candidate carries: the category that blocked it is ``blocked: true``."""
 _THINKING_SUFFIX = re.compile(r"-thinking(?:-\d+)?$")
 _MODES = {"AUTO": "auto", "ANY": "required", "VALIDATED": "auto", "NONE": "none"}
 
@@ -173,6 +183,12 @@ def _thinking(config: Mapping[str, Any], model: str) -> tuple[bool, bool]:
     # includeThoughts (relay-behavior.md §4, model-name suffixes).
     shown = thinking.get("includeThoughts") is True or _THINKING_SUFFIX.search(model) is not None
     budget = thinking.get("thinkingBudget")
+    if budget == 0 and model.startswith("gemini-2.5-pro"):
+        # 2.5 Pro cannot turn thinking off (Gemini thinking docs: budget 128-32768).
+        raise UpstreamReject(
+            "Budget 0 is invalid. This model only works in thinking mode.",
+            "generationConfig.thinkingConfig.thinkingBudget",
+        )
     return shown or (isinstance(budget, int) and budget != 0), shown
 
 
@@ -235,7 +251,8 @@ def _answer_parts(turn: Turn, options: GenerateOptions) -> list[dict[str, Any]]:
     if options.image:
         parts.append(_inline("image/png", png(turn.text or "image")))
     if options.audio:
-        parts.append(_inline("audio/wav", wav(speech_seconds(turn.text))))
+        # Gemini TTS answers raw PCM, not a WAV file (Gemini speech-generation docs).
+        parts.append(_inline(PCM_MIME, pcm(speech_seconds(turn.text))))
     for i, call in enumerate(turn.tool_calls):
         try:
             args = json.loads(call.arguments) if call.arguments.strip() else {}
@@ -271,10 +288,12 @@ def _usage(turn: Turn, overlay: Mapping[str, Any] | None) -> dict[str, Any]:
 def _wrap(
     parts: list[dict[str, Any]], meta: tuple[str, str], finish: str | None, usage: Any
 ) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}} if parts else {}
     if finish is not None:
         candidate["finishReason"] = finish
     candidate["index"] = 0
+    if finish == "SAFETY":
+        candidate["safetyRatings"] = _SAFETY_RATINGS
     out: dict[str, Any] = {"candidates": [candidate]}
     if usage is not None:
         out["usageMetadata"] = usage
@@ -292,6 +311,8 @@ def response_body(
     parts = [_thought(turn.reasoning, True)] if turn.reasoning else []
     parts += _answer_parts(turn, options)
     finish = FINISH_REASONS.get(turn.finish_reason, "OTHER")
+    if finish == "SAFETY":
+        parts = []  # a blocked candidate comes without content
     return _wrap(parts, meta, finish, _usage(turn, overlay))
 
 
@@ -324,6 +345,8 @@ def response_stream(
         else:
             groups.append([part])
     finish = FINISH_REASONS.get(turn.finish_reason, "OTHER")
+    if finish == "SAFETY":
+        groups.append([])  # the text so far went out; the block comes in a chunk of its own
     chunks = [_wrap(g, meta, None, None) for g in groups[:-1]]
     chunks.append(
         _wrap(groups[-1] if groups else [{"text": ""}], meta, finish, _usage(turn, overlay))

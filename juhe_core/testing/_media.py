@@ -21,7 +21,16 @@ import struct
 import zlib
 from collections.abc import Callable
 
-__all__ = ["SPEECH_TYPES", "is_image", "png", "png_grid", "speech", "speech_seconds", "wav"]
+__all__ = [
+    "SPEECH_TYPES",
+    "is_image",
+    "pcm",
+    "png",
+    "png_grid",
+    "speech",
+    "speech_seconds",
+    "wav",
+]
 
 SPEECH_TYPES = {
     "mp3": "audio/mpeg",
@@ -101,6 +110,12 @@ def _samples(seconds: float, pitch: float) -> bytes:
     n = int(seconds * _RATE)
     step = 2 * math.pi * pitch / _RATE
     return b"".join(struct.pack("<h", int(2000 * math.sin(i * step))) for i in range(n))
+
+
+def pcm(seconds: float, pitch: float = 440.0) -> bytes:
+    """Raw 16-bit little-endian mono 24 kHz samples of a quiet sine tone (what Gemini TTS
+    sends as ``audio/L16;codec=pcm;rate=24000``)."""
+    return _samples(seconds, pitch)
 
 
 def wav(seconds: float, pitch: float = 440.0) -> bytes:

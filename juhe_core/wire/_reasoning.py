@@ -11,6 +11,8 @@ from typing import Final
 
 __all__ = ["EFFORT_BUDGETS", "budget_for", "effort_for"]
 
+# "minimal" is as little thinking as the model allows: 0 here, which the gemini codec
+# raises to the model's minimum where thinking cannot be turned off (2.5 Pro, catalogue).
 EFFORT_BUDGETS: Final[Mapping[str, int]] = {
     "none": 0,
     "minimal": 0,

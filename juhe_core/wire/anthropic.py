@@ -2,7 +2,9 @@
 
 Carries what the OpenAI format loses: thinking blocks with signatures (sent back
 unchanged), redacted thinking, PDF document blocks, server tools such as web search
-(kept as ``ProviderPart`` blocks), and ``cache_control`` on text blocks.
+(kept as ``ProviderPart`` blocks), and ``cache_control`` breakpoints (from a part's or
+a tool's ``provider_data``) on text, image, document, tool-use and tool-result blocks,
+system blocks and tools.
 
 Relay specifics (relay-behavior.md §5, §10, §11): converted streams send no ``ping``;
 upstream streams may lack ``message_stop`` (issue #4697), which we report as an error;
@@ -53,7 +55,7 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
-from juhe_core.wire._common import foreign_block, refuse_options
+from juhe_core.wire._common import foreign_block, image_mime, refuse_options
 from juhe_core.wire._reasoning import budget_for
 from juhe_core.wire._server_tools import encode_server_tools
 
@@ -103,23 +105,30 @@ def _source(url: str | None, data: bytes | None, mime: str | None) -> dict[str, 
     return {"type": "base64", "media_type": mime, "data": base64.b64encode(data).decode()}
 
 
-def _text_block(part: TextPart) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "text", "text": part.text}
-    if "cache_control" in part.provider_data:
-        block["cache_control"] = part.provider_data["cache_control"]
+def _cached(block: dict[str, Any], provider_data: Mapping[str, Any]) -> dict[str, Any]:
+    """``block`` with the part's ``cache_control`` breakpoint, when it has one."""
+    if "cache_control" in provider_data:
+        block["cache_control"] = provider_data["cache_control"]
     return block
+
+
+def _text_block(part: TextPart) -> dict[str, Any]:
+    return _cached({"type": "text", "text": part.text}, part.provider_data)
 
 
 def _encode_part(part: Part) -> dict[str, Any] | None:
     match part:
-        case TextPart():
-            return _text_block(part)
-        case ImagePart(url=url, data=data, mime_type=mime):
-            return {"type": "image", "source": _source(url, data, mime or "image/png")}
-        case FilePart(url=url, data=data, mime_type=mime, filename=name):
+        case TextPart(text=text):
+            # The API refuses empty or blank text blocks ("text content blocks must be
+            # non-empty"); they carry nothing, so they are left out.
+            return _text_block(part) if text.strip() else None
+        case ImagePart(url=url, data=data, provider_data=extra):
+            block = {"type": "image", "source": _source(url, data, image_mime(part, "image/png"))}
+            return _cached(block, extra)
+        case FilePart(url=url, data=data, mime_type=mime, filename=name, provider_data=extra):
             block = {"type": "document", "source": _source(url, data, mime)}
-            return {**block, "title": name} if name else block
-        case ToolCallPart(id=call_id, name=name, arguments=args):
+            return _cached({**block, "title": name} if name else block, extra)
+        case ToolCallPart(id=call_id, name=name, arguments=args, provider_data=extra):
             try:
                 arguments = parse_tool_arguments(args)
             except UnsupportedFeatureError as exc:
@@ -127,7 +136,8 @@ def _encode_part(part: Part) -> dict[str, Any] | None:
                     f"tool call {call_id!r} has arguments that are not a JSON object ({exc}); "
                     "the anthropic format needs them parsed"
                 ) from None
-            return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+            return _cached(block, extra)
         case ToolResultPart():
             return _encode_tool_result(part)
         case ReasoningPart(text=text, signature=signature, provider_data=extra):
@@ -169,7 +179,7 @@ def _encode_tool_result(part: ToolResultPart) -> dict[str, Any]:
     }
     if part.is_error:
         block["is_error"] = True
-    return block
+    return _cached(block, part.provider_data)
 
 
 def _encode_messages(
@@ -191,6 +201,8 @@ def _encode_messages(
                 "an assistant message"
             )
         blocks = [b for b in map(_encode_part, message.parts) if b is not None]
+        if not blocks:
+            continue  # an empty turn (e.g. AIMessage("")) is refused by the API: skipped
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)  # the API wants alternating roles
         else:
@@ -207,7 +219,9 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
         out = {"type": "tool", "name": choice.name}
     else:
         out = {"type": {"auto": "auto", "none": "none", "required": "any"}[choice]}
-    if request.parallel_tool_calls is False and request.tools:
+    # disable_parallel_tool_use exists on auto/any/tool only (ToolChoiceNoneParam has
+    # just ``type``): with "none" no tool is called at all, so there is nothing to limit.
+    if request.parallel_tool_calls is False and request.tools and choice != "none":
         out = {**(out or {"type": "auto"}), "disable_parallel_tool_use": True}
     return out
 
@@ -222,27 +236,62 @@ def _check_unsupported(request: ChatRequest) -> None:
     )
 
 
+def _max_tokens_and_budget(request: ChatRequest) -> tuple[int, int | None]:
+    """``max_tokens`` and the thinking budget (None/0: no thinking), checked as the API
+    checks them: ``budget_tokens`` >= 1024 and ``max_tokens`` > ``budget_tokens``. User
+    values that fail raise UnsupportedFeatureError; only our default max_tokens is raised."""
+    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    caps = capabilities_for(request.model)
+    default = min(caps.max_output_tokens, DEFAULT_MAX_TOKENS)
+    if not budget:
+        return request.max_tokens or default, None
+    name = (
+        f"thinking_budget={budget}"
+        if request.thinking_budget is not None
+        else f"the thinking budget {budget} of reasoning_effort={request.reasoning_effort!r}"
+    )
+    if budget < MIN_THINKING_BUDGET:
+        raise UnsupportedFeatureError(
+            f"{name} is below the anthropic format's minimum of {MIN_THINKING_BUDGET} "
+            "thinking tokens; ask for at least that, or 0 for no thinking"
+        )
+    if request.max_tokens is not None:
+        if request.max_tokens <= budget:
+            raise UnsupportedFeatureError(
+                f"max_tokens={request.max_tokens} must be greater than {name}: the anthropic "
+                "format counts thinking within max_tokens"
+            )
+        return request.max_tokens, budget
+    if default <= budget:
+        default = budget + DEFAULT_MAX_TOKENS
+        if caps.known:
+            default = min(default, caps.max_output_tokens)
+        if default <= budget:
+            raise UnsupportedFeatureError(
+                f"{name} leaves no room for an answer within {request.model}'s "
+                f"{caps.max_output_tokens} output tokens"
+            )
+    return default, budget
+
+
 def encode_chat_request(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
     """The JSON body of a chat call. ``extra_body`` fields are merged last, as given."""
     _check_unsupported(request)
     messages, system = _encode_messages(request.messages)
-    budget = budget_for(request.reasoning_effort, request.thinking_budget)
-    max_tokens = request.max_tokens or min(
-        capabilities_for(request.model).max_output_tokens, DEFAULT_MAX_TOKENS
-    )
+    max_tokens, budget = _max_tokens_and_budget(request)
     body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens, "messages": messages}
     if any("cache_control" in p.provider_data for p in system):
         body["system"] = [_text_block(p) for p in system]  # blocks keep cache_control
     elif system:
         body["system"] = "\n\n".join(p.text for p in system)
     if budget:
-        budget = max(budget, MIN_THINKING_BUDGET)
-        if request.max_tokens is None and budget >= max_tokens:
-            body["max_tokens"] = budget + DEFAULT_MAX_TOKENS
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if request.tools:
         body["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+            _cached(
+                {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)},
+                t.provider_data,
+            )
             for t in request.tools
         ]
     if request.server_tools:

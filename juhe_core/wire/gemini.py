@@ -5,12 +5,18 @@ that carried them and sent back unchanged), inline PDF/audio/video input, and im
 audio output. Streams use ``:streamGenerateContent?alt=sse`` (always ``alt=sse``: older
 relays need it, relay-behavior.md §12) and end with the chunk carrying ``finishReason``;
 there is no ``[DONE]``, so a body that ends before that chunk is a StreamError.
+
+A blocked prompt (``promptFeedback.blockReason``) or answer (a ``finishReason`` such as
+``SAFETY`` or ``RECITATION``, with or without partial text) raises BadRequestError (status
+200; StreamError in a stream, after the text already streamed) whose ``code`` is the reason
+and whose ``body`` keeps the ``safetyRatings``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
@@ -19,6 +25,7 @@ from typing_extensions import assert_never
 
 from juhe_core._json import loads
 from juhe_core._sse import ServerSentEvent
+from juhe_core.catalogue import capabilities_for
 from juhe_core.errors import (
     APIError,
     BadRequestError,
@@ -54,18 +61,20 @@ from juhe_core.messages import (
     UsageDelta,
     VideoPart,
 )
-from juhe_core.wire._common import foreign_block
+from juhe_core.wire._common import foreign_block, image_mime
 from juhe_core.wire._gemini_schema import to_gemini_schema
 from juhe_core.wire._reasoning import budget_for
 from juhe_core.wire._server_tools import encode_server_tools
 
 __all__ = [
+    "BLOCKED",
     "FINISH_REASONS",
     "ChatStreamAccumulator",
     "chat_path",
     "decode_chat_response",
     "encode_chat_request",
     "new_accumulator",
+    "wav_from_pcm",
 ]
 
 FORMAT: Final = "gemini"
@@ -78,9 +87,17 @@ FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
 }
+# Finish reasons that mean the answer was blocked or cut off by a filter (Gemini API
+# ``Candidate.FinishReason``): never a normal answer, so they raise (see ``_blocked``).
+BLOCKED: Final = frozenset(k for k, v in FINISH_REASONS.items() if v == "content_filter")
+_HIGH: Final = frozenset({"MEDIUM", "HIGH"})
 _TOOL_MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 SIGNATURE: Final = "thought_signature"
+PCM_RATE: Final = 24_000  # Gemini TTS output: 24 kHz, 16-bit, mono
+_WAV_HEADER: Final = 44
 
 
 def chat_path(request: ChatRequest, *, stream: bool) -> str:
@@ -118,9 +135,11 @@ def _signed(part: dict[str, Any], provider_data: Mapping[str, Any]) -> dict[str,
 def _encode_part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
     match part:
         case TextPart(text=text, provider_data=extra):
+            if not text and SIGNATURE not in extra:
+                return None  # empty text says nothing; a turn left empty is skipped
             return _signed({"text": text}, extra)
-        case ImagePart(url=url, data=data, mime_type=mime):
-            return _media(url, data, mime or "image/jpeg")
+        case ImagePart(url=url, data=data):
+            return _media(url, data, image_mime(part, "image/jpeg"))
         case FilePart(url=url, data=data, mime_type=mime):
             return _media(url, data, mime)
         case AudioPart(data=data, mime_type=mime):
@@ -196,6 +215,35 @@ def _encode_contents(messages: Sequence[Message]) -> tuple[list[dict[str, Any]],
     return contents, system
 
 
+def _thinking_budget(request: ChatRequest) -> int | None:
+    """The ``thinkingBudget`` to send, within what the model accepts (catalogue).
+
+    ``reasoning_effort="minimal"`` asks for as little thinking as the model allows: 0 where
+    thinking can be turned off, else the model's minimum (2.5 Pro: 128). An explicit
+    ``thinking_budget`` (or effort ``none``) the model refuses raises, naming the limit.
+    """
+    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    if budget is None or budget < 0:  # -1: dynamic thinking, Gemini's own setting
+        return budget
+    caps = capabilities_for(request.model)
+    effort = (request.reasoning_effort or "").lower() if request.thinking_budget is None else ""
+    if budget == 0 and not caps.thinking_off:
+        if effort == "minimal":
+            return caps.min_thinking_budget
+        asked = f"reasoning_effort={effort!r}" if effort else "thinking_budget=0"
+        raise UnsupportedFeatureError(
+            f"{request.model} cannot turn thinking off ({asked}); its smallest "
+            f"thinking_budget is {caps.min_thinking_budget}, or use reasoning_effort='minimal'"
+        )
+    if 0 < budget < caps.min_thinking_budget:
+        off = ", or 0 for no thinking" if caps.thinking_off else ""
+        raise UnsupportedFeatureError(
+            f"thinking_budget={budget} is below {request.model}'s minimum of "
+            f"{caps.min_thinking_budget}{off}"
+        )
+    return budget
+
+
 def _generation_config(request: ChatRequest) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for key, value in (
@@ -213,7 +261,7 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         config["responseMimeType"] = "application/json"
         if not isinstance(fmt, JsonObjectFormat):
             config["responseSchema"] = to_gemini_schema(fmt.schema)
-    budget = budget_for(request.reasoning_effort, request.thinking_budget)
+    budget = _thinking_budget(request)
     if budget is not None:
         config["thinkingConfig"] = (
             {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
@@ -303,12 +351,40 @@ def _decode_part(raw: Mapping[str, Any], call_index: int) -> Part | None:
     if isinstance(inline, Mapping) and isinstance(inline.get("data"), str):
         mime = str(inline.get("mimeType", "application/octet-stream"))
         data = base64.b64decode(inline["data"])
+        rate = _pcm_rate(mime)
+        if rate is not None:
+            return AudioPart(wav_from_pcm(data, rate), "audio/wav")
         if mime.startswith("audio/"):
             return AudioPart(data, mime)
         return ImagePart(data=data, mime_type=mime)
     if sig is not None and len(raw) == 1:
         return ReasoningPart("", sig, {"format": FORMAT})  # a bare signature part
     return ProviderPart(FORMAT, dict(raw)) if raw else None
+
+
+def _pcm_rate(mime: str) -> int | None:
+    """The sample rate of raw PCM audio (``audio/L16;codec=pcm;rate=24000``, what Gemini
+    TTS answers), else None. 24 kHz when the type names none (the TTS docs' rate)."""
+    kind, *params = (p.strip() for p in mime.split(";"))
+    if kind.lower() not in ("audio/l16", "audio/pcm"):
+        return None
+    fields = {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in params)}
+    rate = fields.get("rate", "")
+    return int(rate) if rate.isdigit() else PCM_RATE
+
+
+def _raw_pcm_rate(raw: Any) -> int | None:
+    inline = raw.get("inlineData") if isinstance(raw, Mapping) else None
+    return _pcm_rate(str(inline.get("mimeType", ""))) if isinstance(inline, Mapping) else None
+
+
+def wav_from_pcm(pcm: bytes, rate: int) -> bytes:
+    """A WAV file of raw 16-bit little-endian mono PCM: the 44-byte RIFF header, then the
+    samples (Gemini's ``audio/L16`` is little-endian, despite RFC 2586; players need the
+    header)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)  # PCM, mono, 16-bit
+    header = struct.pack("<4sI4s4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", len(fmt))
+    return header + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
 
 
 def _candidate(body: Mapping[str, Any], request_id: str | None) -> Mapping[str, Any] | None:
@@ -318,15 +394,31 @@ def _candidate(body: Mapping[str, Any], request_id: str | None) -> Mapping[str, 
     feedback = body.get("promptFeedback")
     reason = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
     if reason:
-        raise BadRequestError(
-            f"Gemini blocked the prompt ({reason})",
-            status=200,
-            type="prompt_blocked",
-            code=str(reason),
-            request_id=request_id,
-            body=dict(body),
-        )
+        ratings = feedback.get("safetyRatings") if isinstance(feedback, Mapping) else None
+        raise _blocked("prompt", str(reason), ratings, body, request_id)
     return None
+
+
+def _blocked(
+    what: str, reason: str, ratings: Any, body: Mapping[str, Any], request_id: str | None
+) -> BadRequestError:
+    """The error for a blocked prompt (``promptFeedback.blockReason``) or answer
+    (a candidate's ``finishReason`` in ``BLOCKED``): ``code`` is the reason, ``body`` the
+    response with its ``safetyRatings``, and the message names the flagged categories."""
+    flagged = [
+        f"{r.get('category')}: {r.get('probability')}"
+        for r in (ratings if isinstance(ratings, list) else ())
+        if isinstance(r, Mapping) and (r.get("blocked") or r.get("probability") in _HIGH)
+    ]
+    detail = f"; {', '.join(flagged)}" if flagged else ""
+    return BadRequestError(
+        f"Gemini blocked the {what} ({reason}{detail})",
+        status=200,
+        type=f"{what}_blocked",
+        code=reason,
+        request_id=request_id,
+        body=dict(body),
+    )
 
 
 def _finish(raw: str | None, parts: Sequence[Part]) -> FinishReason | None:
@@ -354,6 +446,9 @@ def decode_chat_response(body: Any, *, request_id: str | None = None) -> ChatRes
                 parts.append(part)
     reason = candidate.get("finishReason")
     reason = reason if isinstance(reason, str) else None
+    if reason in BLOCKED:
+        # Blocked, or cut off part-way: never a normal answer (any partial text is in body).
+        raise _blocked("answer", reason, candidate.get("safetyRatings"), body, request_id)
     model, rid = body.get("modelVersion"), body.get("responseId")
     return ChatResult(
         parts=tuple(parts),
@@ -380,6 +475,8 @@ class ChatStreamAccumulator:
         self._meta_sent = False
         self._model: str | None = None
         self._id: str | None = None
+        self._blocked: BadRequestError | None = None
+        self._pcm_rate: int | None = None  # of the last part, when it was raw PCM audio
 
     def feed(self, event: ServerSentEvent) -> list[StreamDelta]:
         """Deltas carried by one chunk."""
@@ -407,11 +504,12 @@ class ChatStreamAccumulator:
         try:
             candidate = _candidate(chunk, self._rid)
         except BadRequestError as exc:
-            raise StreamError(
-                exc.message, request_id=self._rid, status=200, type=exc.type, code=exc.code
-            ) from None
+            raise _as_stream_error(exc) from None
         if candidate is not None:
             self._candidate(candidate, deltas)
+            if self._raw_reason in BLOCKED and self._blocked is None:
+                ratings = candidate.get("safetyRatings")
+                self._blocked = _blocked("answer", self._raw_reason, ratings, chunk, self._rid)
         usage = _usage(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
@@ -426,14 +524,16 @@ class ChatStreamAccumulator:
         for raw in raw_parts if isinstance(raw_parts, list) else []:
             part = _decode_part(raw, self._calls) if isinstance(raw, Mapping) else None
             if part is not None:
-                deltas.append(self._add(part))
+                deltas.append(self._add(part, _raw_pcm_rate(raw)))
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             self._raw_reason = reason
             deltas.append(FinishDelta(_finish(reason, self._parts) or "other", reason))
 
-    def _add(self, part: Part) -> StreamDelta:
+    def _add(self, part: Part, pcm_rate: int | None = None) -> StreamDelta:
         last = self._parts[-1] if self._parts else None
+        merge = pcm_rate is not None and pcm_rate == self._pcm_rate
+        self._pcm_rate = pcm_rate
         if isinstance(part, TextPart):
             if isinstance(last, TextPart):
                 extra = {**last.provider_data, **part.provider_data}
@@ -449,6 +549,12 @@ class ChatStreamAccumulator:
             else:
                 self._parts.append(part)
             return ReasoningDelta(part.text, part.signature)
+        if merge and pcm_rate and isinstance(part, AudioPart) and isinstance(last, AudioPart):
+            # TTS streams its PCM in pieces: each delta is a playable WAV of its piece; the
+            # result holds one WAV of them all.
+            pcm = last.data[_WAV_HEADER:] + part.data[_WAV_HEADER:]
+            self._parts[-1] = AudioPart(wav_from_pcm(pcm, pcm_rate), "audio/wav")
+            return PartDelta(part)
         self._parts.append(part)
         if isinstance(part, ToolCallPart):
             self._calls += 1
@@ -456,13 +562,17 @@ class ChatStreamAccumulator:
         return PartDelta(part)
 
     def finish(self) -> ChatResult:
-        """The whole result; StreamError when no chunk carried a ``finishReason``."""
+        """The whole result; StreamError when no chunk carried a ``finishReason``, or
+        when it was a block (``BLOCKED``), even after some text."""
         if self._raw_reason is None:
             raise StreamError(
                 "gemini stream ended without a finishReason: the answer is incomplete",
                 request_id=self._rid,
                 status=200,
             )
+        if self._blocked is not None:
+            # The text streamed so far was delivered; the answer still ends in an error.
+            raise _as_stream_error(self._blocked)
         return ChatResult(
             parts=tuple(self._parts),
             finish_reason=_finish(self._raw_reason, self._parts),
@@ -472,6 +582,17 @@ class ChatStreamAccumulator:
             request_id=self._rid,
             raw_finish_reason=self._raw_reason,
         )
+
+
+def _as_stream_error(exc: BadRequestError) -> StreamError:
+    return StreamError(
+        exc.message,
+        request_id=exc.request_id,
+        status=200,
+        type=exc.type,
+        code=exc.code,
+        body=exc.body,
+    )
 
 
 def new_accumulator(*, request_id: str | None = None) -> ChatStreamAccumulator:

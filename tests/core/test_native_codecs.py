@@ -155,11 +155,16 @@ def test_anthropic_thinking_and_default_max_tokens() -> None:
     )
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 24_576}
     assert body["max_tokens"] > 24_576
+    with pytest.raises(UnsupportedFeatureError, match=r"thinking_budget=100 .* minimum of 1024"):
+        anthropic.encode_chat_request(  # never raised to the minimum behind the user's back
+            ChatRequest("claude-3-5-haiku", [Message.text("user", "x")], thinking_budget=100),
+            stream=False,
+        )
     body = anthropic.encode_chat_request(
         ChatRequest(
             "claude-3-5-haiku",
             [Message.text("user", "x")],
-            thinking_budget=100,
+            thinking_budget=1024,
             tool_choice=NamedToolChoice("f"),
         ),
         stream=False,

@@ -7,14 +7,23 @@ client disagrees, the test is an ``xfail(strict=True)`` naming the codec bug.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import warnings
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from juhe_core import AsyncJuheClient, JuheClient
-from juhe_core.errors import BadRequestError, InternalServerError, StreamError
+from juhe_core.errors import (
+    BadRequestError,
+    InternalServerError,
+    StreamError,
+    UnsupportedFeatureError,
+)
 from juhe_core.messages import (
     AudioPart,
     ChatRequest,
@@ -23,11 +32,12 @@ from juhe_core.messages import (
     JsonSchemaFormat,
     Message,
     ReasoningPart,
+    TextDelta,
     TextPart,
     ToolDefinition,
     ToolResultPart,
 )
-from juhe_core.testing import Emulator, Fault, StreamFault
+from juhe_core.testing import Emulator, Fault, Reply, StreamFault
 from juhe_core.testing._media import png
 
 pytestmark = pytest.mark.timeout(30)
@@ -157,7 +167,54 @@ def test_gemini_structured_output_and_modalities(juhe_emulator: Emulator, kind: 
     image = next(p for p in parts if isinstance(p, ImagePart))
     audio = next(p for p in parts if isinstance(p, AudioPart))
     assert image.data is not None and image.data.startswith(b"\x89PNG")
-    assert audio.mime_type == "audio/wav" and audio.data.startswith(b"RIFF")
+    assert audio.mime_type == "audio/wav" and audio.data.startswith(b"RIFF")  # from raw PCM
+    with wave.open(io.BytesIO(audio.data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24_000)
+        assert w.getnframes() == (len(audio.data) - 44) // 2 > 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_gemini_safety_block_is_a_typed_error(
+    juhe_emulator: Emulator, kind: str, stream: bool
+) -> None:
+    juhe_emulator.enqueue(Reply(text="Step one: gather the", finish_reason="content_filter"))
+    error = StreamError if stream else BadRequestError
+    with pytest.raises(error) as caught:
+        chat(kind, juhe_emulator, ChatRequest(FORMATS["gemini"], QUESTION), "gemini", stream)
+    assert caught.value.code == "SAFETY" and caught.value.type == "answer_blocked"
+    assert "HARM_CATEGORY_DANGEROUS_CONTENT: HIGH" in caught.value.message
+    assert caught.value.request_id == juhe_emulator.requests[-1].request_id
+
+
+def test_gemini_fixture_block_after_partial_text_on_the_wire(juhe_emulator: Emulator) -> None:
+    raw = (Path(__file__).parents[1] / "fixtures" / "gemini" / "blocked_stream.sse").read_text()
+    chunks = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
+    juhe_emulator.enqueue(Reply(chunks=chunks))
+    delivered: list[str] = []
+    with JuheClient(api_key=juhe_emulator.api_key, base_url=juhe_emulator.base_url) as client:
+        request = ChatRequest(FORMATS["gemini"], QUESTION)
+        stream = client.chat_stream(request, api_format="gemini")
+        with stream, pytest.raises(StreamError, match="blocked the answer"):
+            for delta in stream:
+                if isinstance(delta, TextDelta):
+                    delivered.append(delta.text)
+    assert "".join(delivered) == "First, gather the following materials:"
+
+
+def test_gemini_pro_minimal_effort_is_accepted(juhe_emulator: Emulator) -> None:
+    request = ChatRequest("gemini-2.5-pro", QUESTION, reasoning_effort="minimal")
+    assert chat("sync", juhe_emulator, request, "gemini", False).finish_reason == "stop"
+    config = juhe_emulator.requests[-1].json["generationConfig"]["thinkingConfig"]
+    assert config["thinkingBudget"] == 128
+    off = {"generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}
+    with pytest.raises(BadRequestError, match="only works in thinking mode"):
+        chat(
+            "sync",
+            juhe_emulator,
+            ChatRequest("gemini-2.5-pro", QUESTION, extra_body=off),
+            "gemini",
+            False,
+        )
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -198,8 +255,23 @@ def test_anthropic_system_cache_control_is_sent(juhe_emulator: Emulator) -> None
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_broken_streams_raise(juhe_emulator: Emulator, kind: str, fmt: str, fault: str) -> None:
     juhe_emulator.enqueue(StreamFault(fault, after=2))  # type: ignore[arg-type]
-    with pytest.raises(StreamError):
+    with pytest.raises(StreamError) as caught:
         chat(kind, juhe_emulator, ChatRequest(FORMATS[fmt], QUESTION), fmt, True)
+    if fault == "bare_json_error":
+        # The JSON appended after the stream (relay-behavior.md §10) is the error raised:
+        # on /v1/messages the upstream overloaded_error, elsewhere the relay's own error.
+        type_, text, code = BARE_ERRORS[fmt]
+        error = caught.value
+        assert (error.type, error.code) == (type_, code) and text in error.message
+        assert error.request_id == juhe_emulator.requests[-1].request_id
+        assert error.body is not None and error.body["error"]["type"] == type_
+
+
+BARE_ERRORS = {
+    "anthropic": ("overloaded_error", "Overloaded", None),
+    "gemini": ("new_api_error", "upstream stream ended with an error", "bad_response"),
+    "responses": ("new_api_error", "upstream stream ended with an error", "bad_response"),
+}
 
 
 @pytest.mark.parametrize("fmt", ["anthropic", "responses"])
@@ -218,7 +290,10 @@ def test_errors_are_typed(juhe_emulator: Emulator, kind: str, fmt: str) -> None:
 
 
 def test_anthropic_upstream_rejection_is_a_bad_request(juhe_emulator: Emulator) -> None:
-    request = ChatRequest(FORMATS["anthropic"], QUESTION, max_tokens=1500, thinking_budget=2048)
+    # The codec refuses this before sending (max_tokens must exceed the budget); extra_body
+    # goes out as given, so the relay's own rejection is what comes back.
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    request = ChatRequest(FORMATS["anthropic"], QUESTION, max_tokens=1500, extra_body=thinking)
     with pytest.raises(BadRequestError) as caught:
         chat("sync", juhe_emulator, request, "anthropic", False)
     assert caught.value.type is None  # the relay's "<nil>"
@@ -238,6 +313,14 @@ def test_forced_tool_choice_is_dropped_with_thinking(juhe_emulator: Emulator) ->
         result = chat("sync", juhe_emulator, request, "anthropic", False)
     assert result.finish_reason == "tool_calls"
     assert any("tool_choice" in str(w.message) for w in caught)
+
+
+def test_anthropic_thinking_mistakes_are_refused_before_sending(juhe_emulator: Emulator) -> None:
+    for fields in ({"thinking_budget": 512}, {"thinking_budget": 2048, "max_tokens": 2048}):
+        request = ChatRequest(FORMATS["anthropic"], QUESTION, **fields)  # type: ignore[arg-type]
+        with pytest.raises(UnsupportedFeatureError, match="thinking_budget"):
+            chat("sync", juhe_emulator, request, "anthropic", False)
+    assert juhe_emulator.requests == []
 
 
 def test_temperature_is_dropped_with_anthropic_thinking(juhe_emulator: Emulator) -> None:

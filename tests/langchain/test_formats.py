@@ -26,6 +26,7 @@ from langchain_core.messages import (
     HumanMessage,
     ToolMessage,
 )
+from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from juhe_core.errors import UnsupportedFeatureError
@@ -543,6 +544,52 @@ def test_cache_control_on_a_text_block_reaches_the_anthropic_body() -> None:
     blocks = relay.bodies[-1]["messages"][0]["content"]
     assert blocks[0] == cached
     assert blocks[1] == {"type": "text", "text": "Summarise"}
+
+
+def test_cache_control_on_images_documents_tool_results_and_tools() -> None:
+    relay = MockRelay("anthropic")
+    cache = {"type": "ephemeral"}
+    image = {"type": "image", "base64": PNG, "mime_type": "image/png", "cache_control": cache}
+    document = {
+        "type": "document",
+        "source": {"type": "url", "url": "https://x/a.pdf"},
+        "cache_control": cache,
+    }
+    result = {"type": "tool_result", "tool_use_id": "t0", "content": "ok", "cache_control": cache}
+    dict_tool = {
+        "name": "lookup",
+        "description": "Look it up",
+        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+        "cache_control": cache,
+    }
+
+    @tool(extras={"cache_control": {"type": "ephemeral", "ttl": "1h"}})
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    history = [
+        HumanMessage([image, document]),
+        AIMessage("", tool_calls=[{"name": "lookup", "args": {"q": "x"}, "id": "t0"}]),
+        HumanMessage([result]),
+    ]
+    relay.model().bind_tools([dict_tool, add]).invoke(history)
+    body = relay.bodies[-1]
+    first, _, last = body["messages"]
+    assert [b.get("cache_control") for b in first["content"]] == [cache, cache]
+    assert last["content"][0] == {**result, "content": "ok"}
+    assert [t.get("cache_control") for t in body["tools"]] == [cache, {**cache, "ttl": "1h"}]
+
+
+def test_an_empty_ai_message_in_history_is_not_sent_as_an_empty_turn() -> None:
+    relay = MockRelay("anthropic")
+    relay.model().invoke([HumanMessage("Hi"), AIMessage(""), HumanMessage("Still there?")])
+    assert relay.bodies[-1]["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "Still there?"}],
+        }
+    ]
 
 
 def test_a_fallback_in_another_format_is_checked_too() -> None:

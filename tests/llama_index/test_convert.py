@@ -157,12 +157,34 @@ def test_cache_point_marks_the_text_before_it() -> None:
     assert part == TextPart("long", {"cache_control": {"type": "ephemeral", "ttl": "5m"}})
 
 
-def test_cache_point_after_an_image_has_nowhere_to_go() -> None:
-    control = CacheControl(type="ephemeral")
+def test_cache_point_marks_an_image_or_a_document_before_it() -> None:
+    point = CachePoint(cache_control=CacheControl(type="ephemeral"))
     message = ChatMessage(
-        role="user", blocks=[ImageBlock(image=PNG), CachePoint(cache_control=control)]
+        role="user", blocks=[ImageBlock(image=PNG), point, DocumentBlock(data=PDF), point]
     )
-    assert map_message(message).parts == (ImagePart(data=PNG, mime_type="image/png"),)
+    cached = {"cache_control": {"type": "ephemeral", "ttl": "5m"}}
+    image, document = map_message(message).parts
+    assert image == ImagePart(data=PNG, mime_type="image/png", provider_data=cached)
+    assert isinstance(document, FilePart) and document.provider_data == cached
+
+
+def test_cache_point_after_audio_has_nowhere_to_go() -> None:
+    point = CachePoint(cache_control=CacheControl(type="ephemeral"))
+    message = ChatMessage(role="user", blocks=[AudioBlock(audio=b"RIFF", format="wav"), point])
+    (part,) = map_message(message).parts  # the mark is not moved onto anything else
+    assert isinstance(part, AudioPart)
+
+
+def test_cache_point_in_a_tool_message_marks_the_result() -> None:
+    point = CachePoint(cache_control=CacheControl(type="ephemeral", ttl="1h"))
+    message = ChatMessage(
+        role="tool",
+        blocks=[TextBlock(text="rain"), point],
+        additional_kwargs={"tool_call_id": "c1"},
+    )
+    (part,) = map_message(message).parts
+    cached = {"cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    assert part == ToolResultPart("c1", "rain", provider_data=cached)
 
 
 def test_citable_block_is_refused() -> None:

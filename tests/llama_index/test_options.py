@@ -65,6 +65,13 @@ def test_openai_tool_dicts_and_definitions_are_accepted() -> None:
         map_tools(["add"])
 
 
+def test_cache_control_beside_an_openai_tool_dict_is_kept() -> None:
+    cache = {"type": "ephemeral"}
+    spec = {"type": "function", "function": {"name": "f"}, "cache_control": cache}
+    (tool,) = map_tools([spec])
+    assert tool.provider_data == {"cache_control": cache}
+
+
 @pytest.mark.parametrize(
     ("choice", "required", "expected"),
     [
