@@ -80,6 +80,36 @@ class Call:
     """Multipart text fields (used instead of a JSON body)."""
 
 
+class IdleWatch:
+    """The idle-stream watchdog's second half: time between *events*, not bytes.
+
+    The call's read timeout (set to the idle timeout) catches a silent connection; but a
+    relay that sends ``: PING`` keep-alive comments keeps bytes flowing while no event
+    comes (relay-behavior.md), which no read timeout sees. Each chunk read is checked
+    here: one that carried no event after ``idle_timeout`` seconds without any raises
+    APITimeoutError. None disables it.
+    """
+
+    __slots__ = ("_idle", "_last")
+
+    def __init__(self, idle_timeout: float | None) -> None:
+        self._idle = idle_timeout
+        self._last = time.monotonic()
+
+    def check(self, got_event: bool) -> None:
+        """Note one chunk read; raise if events have stopped for too long."""
+        if self._idle is None:
+            return
+        now = time.monotonic()
+        if got_event:
+            self._last = now
+        elif now - self._last > self._idle:
+            raise APITimeoutError(
+                f"no stream event for {self._idle:g} s (only keep-alive comments): "
+                "the idle-stream watchdog gave up"
+            )
+
+
 def build_request(
     http: httpx.Client | httpx.AsyncClient, settings: Settings, call: Call
 ) -> httpx.Request:
@@ -359,19 +389,24 @@ class SyncTransport:
             time.sleep(delay)
             attempt += 1
 
-    def events(self, response: httpx.Response) -> EventStream:
+    def events(self, response: httpx.Response, idle_timeout: float | None = None) -> EventStream:
         """The events of a stream response; the response is closed when they end or
-        when ``close()`` is called, read or not."""
-        return EventStream(self._events(response), response)
+        when ``close()`` is called, read or not. ``idle_timeout``: see ``IdleWatch``."""
+        return EventStream(self._events(response, idle_timeout), response)
 
-    def _events(self, response: httpx.Response) -> Iterator[ServerSentEvent]:
+    def _events(
+        self, response: httpx.Response, idle_timeout: float | None
+    ) -> Iterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
+        watch = IdleWatch(idle_timeout)
         try:
             if not is_event_stream(response):  # an error body, read within the cap
                 check_stream_response(read_capped(response, self.max_body_bytes))
             for chunk in response.iter_bytes():
-                for item in decoder.feed(chunk):
+                items = decoder.feed(chunk)
+                watch.check(bool(items))
+                for item in items:
                     yield sse_item(item, rid)
             for item in decoder.flush():
                 yield sse_item(item, rid)
@@ -536,19 +571,27 @@ class AsyncTransport:
             await asyncio.sleep(delay)
             attempt += 1
 
-    def events(self, response: httpx.Response) -> AsyncEventStream:
+    def events(
+        self, response: httpx.Response, idle_timeout: float | None = None
+    ) -> AsyncEventStream:
         """The events of a stream response from ``send``; the response is closed (and
-        its in-flight place freed) when they end or when ``aclose()`` is called."""
-        return AsyncEventStream(self._events(response), self._finish, response)
+        its in-flight place freed) when they end or when ``aclose()`` is called.
+        ``idle_timeout``: see ``IdleWatch``."""
+        return AsyncEventStream(self._events(response, idle_timeout), self._finish, response)
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+    async def _events(
+        self, response: httpx.Response, idle_timeout: float | None
+    ) -> AsyncIterator[ServerSentEvent]:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         rid = request_id(response)
+        watch = IdleWatch(idle_timeout)
         try:
             if not is_event_stream(response):  # an error body, read within the cap
                 check_stream_response(await aread_capped(response, self.max_body_bytes))
             async for chunk in response.aiter_bytes():
-                for item in decoder.feed(chunk):
+                items = decoder.feed(chunk)
+                watch.check(bool(items))
+                for item in items:
                     yield sse_item(item, rid)
             for item in decoder.flush():
                 yield sse_item(item, rid)

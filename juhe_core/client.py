@@ -384,7 +384,8 @@ class JuheClient(MediaMethods, _Base):
         idle_timeout: float | None = None,
         fallback_models: Sequence[str] = (),
     ) -> ChatStream:
-        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks.
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between two
+        events (keep-alive comments do not count), else APITimeoutError.
 
         Fallbacks (see ``chat``) apply until the stream has started, never after.
         """
@@ -403,7 +404,7 @@ class JuheClient(MediaMethods, _Base):
                 continue
             rid = request_id(response)
             return ChatStream(
-                self._transport.events(response),
+                self._transport.events(response, idle_timeout),
                 codec.new_accumulator(request_id=rid),
                 rid,
                 tuple(failed),
@@ -539,7 +540,8 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         idle_timeout: float | None = None,
         fallback_models: Sequence[str] = (),
     ) -> AsyncChatStream:
-        """One streamed chat call. ``idle_timeout``: most seconds to wait between chunks.
+        """One streamed chat call. ``idle_timeout``: most seconds to wait between two
+        events (keep-alive comments do not count), else APITimeoutError.
 
         Fallbacks (see ``JuheClient.chat``) apply until the stream has started.
         """
@@ -558,7 +560,7 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
                 continue
             rid = request_id(response)
             return AsyncChatStream(
-                self._transport.events(response),
+                self._transport.events(response, idle_timeout),
                 codec.new_accumulator(request_id=rid),
                 rid,
                 tuple(failed),

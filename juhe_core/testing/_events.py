@@ -15,7 +15,7 @@ from typing import Any
 
 from ._relay import dumps
 from ._script import StreamFault
-from ._stream import Frame, Stall
+from ._stream import Frame, Stall, pinging
 
 __all__ = ["MALFORMED", "NativeStream", "event_frame", "native_frames", "unsupported_fault"]
 
@@ -51,7 +51,7 @@ def unsupported_fault(stream: NativeStream, fault: StreamFault) -> str | None:
     """Why ``fault`` cannot happen on this route, or ``None`` when it can."""
     if fault.kind == "cut_done":
         return "StreamFault('cut_done') needs the OpenAI [DONE] ending; this route has none"
-    if fault.kind == "ping" and stream.ping is None:
+    if fault.kind in ("ping", "stall_pinging") and stream.ping is None:
         return "StreamFault('ping'): the relay sends no keep-alive on this route (§4)"
     if fault.kind == "no_finish" and stream.finish is None:
         return "StreamFault('no_finish') does not apply to this route; use 'cut'"
@@ -83,6 +83,9 @@ def native_frames(stream: NativeStream, fault: StreamFault | None) -> list[Frame
         return [*frames[:n], MALFORMED, *frames[n:]]
     if kind == "stall":
         return [*frames[:n], Stall(fault.seconds), *frames[n:]]
+    if kind == "stall_pinging":
+        assert stream.ping is not None
+        return [*frames[:n], *pinging(stream.ping, fault.seconds), *frames[n:]]
     # kind == "ping": keep-alives between frames from frame ``after`` on
     assert stream.ping is not None
     out: list[Frame] = []

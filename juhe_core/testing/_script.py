@@ -34,6 +34,7 @@ StreamFaultKind = Literal[
     "bare_json_error",
     "ping",
     "stall",
+    "stall_pinging",
 ]
 _STREAM_FAULT_KINDS: frozenset[str] = frozenset(get_args(StreamFaultKind))
 
@@ -154,6 +155,8 @@ class StreamFault:
       then the body ends (§10).
     - ``ping``: ``: PING`` comments between events from event ``after`` on (§4).
     - ``stall``: after ``after`` events nothing for ``seconds`` (connection open), then the rest.
+    - ``stall_pinging``: after ``after`` events no event for ``seconds``, only the relay's
+      keep-alive every 0.1 s (as while a model thinks silently), then the rest.
 
     On the native routes ``after`` counts frames of that format, the relay adds no ending of
     its own, and ``cut`` always stops before the frame that completes the answer

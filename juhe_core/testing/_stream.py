@@ -14,7 +14,7 @@ from typing import Any
 from ._relay import dumps
 from ._script import StreamFault
 
-__all__ = ["DONE", "PING", "ChunkPlan", "Frame", "Stall", "data_frame", "frames"]
+__all__ = ["DONE", "PING", "ChunkPlan", "Frame", "Stall", "data_frame", "frames", "pinging"]
 
 DONE = b"data: [DONE]\n\n"
 """The relay's last frame on every OpenAI chat stream (§7)."""
@@ -104,5 +104,13 @@ def frames(plan: ChunkPlan, fault: StreamFault | None, include_usage: bool) -> l
                 out.append(PING)
             out.append(frame)
         return out
+    if kind == "stall_pinging":
+        return [*everything[:n], *pinging(PING, fault.seconds), *everything[n:]]
     # kind == "stall"
     return [*everything[:n], Stall(fault.seconds), *everything[n:]]
+
+
+def pinging(ping: Frame, seconds: float, every: float = 0.1) -> list[Frame]:
+    """``seconds`` without an event: a keep-alive frame every ``every`` seconds."""
+    count = max(1, round(seconds / every))
+    return [frame for _ in range(count) for frame in (Stall(seconds / count), ping)]

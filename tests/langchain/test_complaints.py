@@ -101,6 +101,23 @@ def test_idle_stream_watchdog(both: Both, emu: Emulator) -> None:
     assert time.monotonic() - started < 2.5
 
 
+def test_keep_alive_comments_do_not_feed_the_watchdog(both: Both, emu: Emulator) -> None:
+    """The relay's ``: PING`` comments keep bytes flowing while no event comes: the
+    watchdog times events, as langchain-openai's stream_chunk_timeout times chunks."""
+    emu.enqueue(StreamFault(kind="stall_pinging", after=2, seconds=3.0), path=CHAT)
+    llm = chat(emu, stream_chunk_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="only keep-alive comments"):
+        run_stream(both, llm, "Tell me a long story")
+    assert time.monotonic() - started < 2.5
+
+
+def test_pings_alone_never_cut_a_stream_without_a_watchdog(both: Both, emu: Emulator) -> None:
+    emu.enqueue(StreamFault(kind="stall_pinging", after=2, seconds=0.6), path=CHAT)
+    chunks = run_stream(both, chat(emu, timeout=0.3), "Tell me a story")  # reads keep coming
+    assert chunks[-1].response_metadata["finish_reason"] == "stop"
+
+
 def test_a_slow_but_live_stream_is_not_cut(both: Both, emu: Emulator) -> None:
     emu.enqueue(StreamFault(kind="stall", after=2, seconds=0.2), path=CHAT)
     chunks = run_stream(both, chat(emu, stream_chunk_timeout=2.0), "Tell me a story")
