@@ -21,7 +21,7 @@ from typing import Any, Final
 import httpx
 import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
 from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
@@ -89,6 +89,9 @@ class JuheEmbedding(BaseEmbedding):
         allow_insecure_http: send the key over plain ``http://`` to a host that is not
             loopback (refused by default).
     """
+
+    # Validation errors never echo their input: it may hold the key.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     api_key: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="The Juhe API key (sk-...)."

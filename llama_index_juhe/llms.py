@@ -30,7 +30,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
@@ -107,6 +107,9 @@ class Juhe(JsonSchemaLLM):
             loopback (refused by default).
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
+
+    # Validation errors never echo their input: it may hold the key.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     model: str = Field(default=DEFAULT_MODEL, description="The model name, sent unchanged.")
     api_key: SecretStr | None = Field(

@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
 import httpx
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.instrumentation import root_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
@@ -128,6 +128,9 @@ class JuheUsageHandler(BaseEventHandler):
         api_key / api_base: default to ``JUHE_API_KEY`` / ``JUHE_BASE_URL``.
         http_client / async_http_client: your own ``httpx`` clients (left open for you).
     """
+
+    # Validation errors never echo their input: it may hold the key.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     usage: dict[str, ModelUsage] = Field(
         default_factory=dict, description="Tokens per model, by the model's name."

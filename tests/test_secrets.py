@@ -98,3 +98,26 @@ def test_tls_verification_is_on_by_default() -> None:
 
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     client.close()
+
+
+def _bad_constructions() -> list[tuple[str, Any]]:
+    from langchain_juhe import ChatJuhe, JuheEmbeddings
+    from llama_index_juhe import Juhe, JuheEmbedding, JuheUsageHandler
+
+    key = "sk-validation-secret-42"
+    return [
+        ("ChatJuhe field", lambda: ChatJuhe(api_key=key, temperature="hot")),
+        ("ChatJuhe model-level", lambda: ChatJuhe(api_key=key, model_kwargs={"seed": 1})),
+        ("JuheEmbeddings", lambda: JuheEmbeddings(api_key=key, chunk_size="many")),
+        ("Juhe", lambda: Juhe(api_key=key, temperature="hot")),
+        ("JuheEmbedding", lambda: JuheEmbedding(api_key=key, embed_batch_size="x")),
+        ("JuheUsageHandler", lambda: JuheUsageHandler(api_key=key, timeout="soon")),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_constructions(), ids=lambda c: c[0])
+def test_validation_errors_never_echo_the_key(case: tuple[str, Any]) -> None:
+    with pytest.raises(ValueError) as caught:
+        case[1]()
+    text = str(caught.value) + repr(caught.value)
+    assert "sk-validation-secret-42" not in text
