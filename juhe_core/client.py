@@ -43,7 +43,7 @@ from juhe_core._transport import (
 from juhe_core._validate import check_request
 from juhe_core.errors import APIError, APIStatusError, ConfigurationError
 from juhe_core.messages import ChatRequest, ChatResult, StreamDelta
-from juhe_core.settings import DEFAULT_TIMEOUT, Settings
+from juhe_core.settings import DEFAULT_TIMEOUT, Settings, Timeout, as_timeout
 from juhe_core.wire import ChatCodec, StreamAccumulator, codec_for, resolve_format
 from juhe_core.wire.embeddings import (
     EMBEDDINGS_PATH,
@@ -68,15 +68,14 @@ def _chat_call(
     stream: bool,
     idle_timeout: float | None,
     settings: Settings,
+    timeout: Timeout | None = None,
 ) -> Call:
-    timeout = None
+    call_timeout = None if timeout is None else as_timeout(timeout)
     if stream and idle_timeout is not None:
         # The read timeout bounds the gap between two chunks: an idle-stream watchdog.
-        timeout = httpx.Timeout(
-            settings.timeout.connect,
-            read=idle_timeout,
-            write=settings.timeout.write,
-            pool=settings.timeout.pool,
+        base = call_timeout or settings.timeout
+        call_timeout = httpx.Timeout(
+            base.connect, read=idle_timeout, write=base.write, pool=base.pool
         )
     return Call(
         "POST",
@@ -84,7 +83,7 @@ def _chat_call(
         body=codec.encode_chat_request(request, stream=stream),
         headers=getattr(codec, "HEADERS", {}),
         stream=stream,
-        timeout=timeout,
+        timeout=call_timeout,
     )
 
 
@@ -108,6 +107,7 @@ def _plans(
     *,
     stream: bool,
     idle_timeout: float | None,
+    timeout: Timeout | None = None,
 ) -> Iterator[Plan]:
     """One (model, codec, call, is_last) per model to try: the request's, then fallbacks.
 
@@ -125,6 +125,7 @@ def _plans(
             stream=stream,
             idle_timeout=idle_timeout,
             settings=client.settings,
+            timeout=timeout,
         )
         yield model, codec, call, i == len(models) - 1
 
@@ -351,17 +352,25 @@ class JuheClient(MediaMethods, _Base):
         *,
         api_format: str = "openai",
         fallback_models: Sequence[str] = (),
+        timeout: Timeout | None = None,
     ) -> ChatResult:
         """One chat call; the whole answer.
 
         ``fallback_models`` are tried in order when a model still fails with 429, 5xx or
         ``model_not_found`` after its retries; ``result.fallbacks`` names those that failed.
+        ``timeout`` replaces the client's timeout for this call (None: the client's).
         """
         failed: list[str] = []
         if api_format == "auto" and self._endpoint_types is None:
             self._load_model_list()
         for model, codec, call, last in _plans(
-            self, request, api_format, fallback_models, stream=False, idle_timeout=None
+            self,
+            request,
+            api_format,
+            fallback_models,
+            stream=False,
+            idle_timeout=None,
+            timeout=timeout,
         ):
             try:
                 response = self._transport.send(call)
@@ -383,6 +392,7 @@ class JuheClient(MediaMethods, _Base):
         api_format: str = "openai",
         idle_timeout: float | None = None,
         fallback_models: Sequence[str] = (),
+        timeout: Timeout | None = None,
     ) -> ChatStream:
         """One streamed chat call. ``idle_timeout``: most seconds to wait between two
         events (keep-alive comments do not count), else APITimeoutError.
@@ -393,7 +403,13 @@ class JuheClient(MediaMethods, _Base):
         if api_format == "auto" and self._endpoint_types is None:
             self._load_model_list()
         for model, codec, call, last in _plans(
-            self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
+            self,
+            request,
+            api_format,
+            fallback_models,
+            stream=True,
+            idle_timeout=idle_timeout,
+            timeout=timeout,
         ):
             try:
                 response = self._transport.send(call)
@@ -511,13 +527,21 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         *,
         api_format: str = "openai",
         fallback_models: Sequence[str] = (),
+        timeout: Timeout | None = None,
     ) -> ChatResult:
-        """One chat call; the whole answer. ``fallback_models``: see ``JuheClient.chat``."""
+        """One chat call; the whole answer. ``fallback_models``, ``timeout``: see
+        ``JuheClient.chat``."""
         failed: list[str] = []
         if api_format == "auto" and self._endpoint_types is None:
             await self._load_model_list()
         for model, codec, call, last in _plans(
-            self, request, api_format, fallback_models, stream=False, idle_timeout=None
+            self,
+            request,
+            api_format,
+            fallback_models,
+            stream=False,
+            idle_timeout=None,
+            timeout=timeout,
         ):
             try:
                 response = await self._transport.send(call)
@@ -539,6 +563,7 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         api_format: str = "openai",
         idle_timeout: float | None = None,
         fallback_models: Sequence[str] = (),
+        timeout: Timeout | None = None,
     ) -> AsyncChatStream:
         """One streamed chat call. ``idle_timeout``: most seconds to wait between two
         events (keep-alive comments do not count), else APITimeoutError.
@@ -549,7 +574,13 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
         if api_format == "auto" and self._endpoint_types is None:
             await self._load_model_list()
         for model, codec, call, last in _plans(
-            self, request, api_format, fallback_models, stream=True, idle_timeout=idle_timeout
+            self,
+            request,
+            api_format,
+            fallback_models,
+            stream=True,
+            idle_timeout=idle_timeout,
+            timeout=timeout,
         ):
             try:
                 response = await self._transport.send(call)

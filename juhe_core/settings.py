@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
@@ -138,7 +138,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _as_timeout(value: float | httpx.Timeout | tuple[float, float] | None) -> httpx.Timeout:
+Timeout: TypeAlias = float | httpx.Timeout | tuple[float, float] | None
+"""Seconds, an ``httpx.Timeout``, a ``(connect, read)`` tuple, or None (no limit)."""
+
+
+def as_timeout(value: Timeout) -> httpx.Timeout:
+    """``value`` as an ``httpx.Timeout``; ConfigurationError naming what is wrong."""
+    return _as_timeout(value)
+
+
+def _as_timeout(value: Timeout) -> httpx.Timeout:
     if isinstance(value, httpx.Timeout):
         return value
     if isinstance(value, tuple):  # (connect, read), as ChatOpenAI's request_timeout takes

@@ -416,6 +416,9 @@ class ChatJuhe(BaseChatModel):
         wire format of that call; it is checked like the field and never sent in the body.
         """
         kwargs.pop("stream", None)
+        timeout = kwargs.pop("timeout", None)  # this call's limit, never body fields
+        idle = kwargs.pop("stream_chunk_timeout", None)
+        idle = self.stream_chunk_timeout if idle is None else float(idle)
         api_format = kwargs.pop("api_format", None)
         api_format = self.api_format if api_format is None else _check_format(api_format)
         stream_usage = bool(kwargs.pop("stream_usage", self.stream_usage))
@@ -429,7 +432,7 @@ class ChatJuhe(BaseChatModel):
         request = _convert.to_chat_request(messages, model=model, params=params, stop=stop)
         for name in (model, *fallbacks):
             _convert.check_carried(request, self._wire_format(name, api_format))
-        return request, _Call(model, api_format, tuple(fallbacks), stream_usage)
+        return request, _Call(model, api_format, tuple(fallbacks), stream_usage, timeout, idle)
 
     def _generate(
         self,
@@ -440,7 +443,10 @@ class ChatJuhe(BaseChatModel):
     ) -> ChatResult:
         request, call = self._request_args(messages, stop, kwargs)
         result = self._get_client().chat(
-            request, api_format=call.api_format, fallback_models=call.fallbacks
+            request,
+            api_format=call.api_format,
+            fallback_models=call.fallbacks,
+            timeout=call.timeout,
         )
         return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
@@ -453,7 +459,10 @@ class ChatJuhe(BaseChatModel):
     ) -> ChatResult:
         request, call = self._request_args(messages, stop, kwargs)
         result = await self._get_async_client().chat(
-            request, api_format=call.api_format, fallback_models=call.fallbacks
+            request,
+            api_format=call.api_format,
+            fallback_models=call.fallbacks,
+            timeout=call.timeout,
         )
         return _chat_result(_convert.to_ai_message(result, model=call.answering(result)))
 
@@ -469,8 +478,9 @@ class ChatJuhe(BaseChatModel):
         stream = self._get_client().chat_stream(
             request,
             api_format=call.api_format,
-            idle_timeout=self.stream_chunk_timeout,
+            idle_timeout=call.idle_timeout,
             fallback_models=call.fallbacks,
+            timeout=call.timeout,
         )
         with stream:
             for delta in stream:
@@ -492,8 +502,9 @@ class ChatJuhe(BaseChatModel):
         stream = await self._get_async_client().chat_stream(
             request,
             api_format=call.api_format,
-            idle_timeout=self.stream_chunk_timeout,
+            idle_timeout=call.idle_timeout,
             fallback_models=call.fallbacks,
+            timeout=call.timeout,
         )
         async with stream:
             async for delta in stream:
@@ -627,6 +638,11 @@ class _Call(NamedTuple):
     """Models to try next (``fallback_models``)."""
     stream_usage: bool
     """Whether the last stream chunk carries usage."""
+    timeout: Any
+    """This call's timeout (``invoke(..., timeout=...)``); None: the model's."""
+    idle_timeout: float | None
+    """This call's idle-stream watchdog (the call's ``stream_chunk_timeout``, else the
+    model's)."""
 
     def answering(self, result: JuheChatResult) -> str:
         """The model that answered, for when the server does not name it."""

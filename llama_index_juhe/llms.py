@@ -278,7 +278,8 @@ class Juhe(JsonSchemaLLM):
         """What the juhe_core call takes besides the request (a call may override them).
 
         A call's ``api_format`` picks that call's wire format: taken out of ``kwargs``
-        (never sent in the body) and checked like the field.
+        (never sent in the body) and checked like the field; so are a call's ``timeout``
+        (this call's limit) and, for streams, ``stream_chunk_timeout``.
         """
         fallbacks = kwargs.pop("fallback_models", None)
         api_format = kwargs.pop("api_format", None)
@@ -287,7 +288,12 @@ class Juhe(JsonSchemaLLM):
         return {
             "api_format": self.api_format if api_format is None else api_format,
             "fallback_models": self.fallback_models if fallbacks is None else list(fallbacks),
+            "timeout": kwargs.pop("timeout", None),
         }
+
+    def _idle_timeout(self, kwargs: dict[str, Any]) -> float | None:
+        idle = kwargs.pop("stream_chunk_timeout", None)
+        return self.stream_chunk_timeout if idle is None else float(idle)
 
     def _request(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], api_format: str
@@ -320,9 +326,9 @@ class Juhe(JsonSchemaLLM):
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         options = self._call_options(kwargs)
+        idle_timeout = self._idle_timeout(kwargs)
         request = self._request(messages, kwargs, options["api_format"])
         client = self._clients.sync(settings_of(self))
-        idle_timeout = self.stream_chunk_timeout
 
         def gen() -> Generator[ChatResponse, None, None]:
             with client.chat_stream(request, idle_timeout=idle_timeout, **options) as stream:
@@ -338,9 +344,8 @@ class Juhe(JsonSchemaLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         options = self._call_options(kwargs)
+        idle_timeout = self._idle_timeout(kwargs)
         request = self._request(messages, kwargs, options["api_format"])
-
-        idle_timeout = self.stream_chunk_timeout
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             client = self._clients.async_(settings_of(self))

@@ -434,3 +434,20 @@ def test_an_unknown_credential_keyword_is_refused_not_sent(emu: Emulator) -> Non
         llm = ChatJuhe(api_key=emu.api_key, base_url=emu.base_url, prompt_cache_key="c1")
     llm.invoke("hi")
     assert emu.requests[-1].json["prompt_cache_key"] == "c1"  # a real body field still goes
+
+
+def test_a_call_may_set_its_own_timeouts_and_they_are_never_sent(both: Both, emu: Emulator) -> None:
+    from juhe_core.testing import Reply
+
+    llm = chat(emu, timeout=30, max_retries=0)
+    emu.enqueue(Reply(delay=2.0), path=CHAT)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        llm.invoke("hi", timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=3.0), path=CHAT)
+    with pytest.raises(APITimeoutError):
+        run_stream(both, llm.bind(stream_chunk_timeout=0.3), "Tell me a long story")
+    llm.invoke("hi", timeout=5, stream_chunk_timeout=5)
+    body = emu.requests[-1].json
+    assert "timeout" not in body and "stream_chunk_timeout" not in body

@@ -297,6 +297,22 @@ def test_idle_stream_watchdog(both: Both, emu: Emulator, make_llm: MakeLLM) -> N
     assert chunks[-1].raw["finish_reason"] == "stop"
 
 
+def test_a_call_may_set_its_own_timeouts_and_they_are_never_sent(
+    both: Both, emu: Emulator, make_llm: MakeLLM
+) -> None:
+    both.model = make_llm(timeout=30, max_retries=0)
+    emu.enqueue(Reply(delay=2.0), path=CHAT)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        both.call("chat", user("hi"), timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    emu.enqueue(StreamFault(kind="stall", after=2, seconds=3.0), path=CHAT)
+    with pytest.raises(APITimeoutError):
+        both.stream("chat", user("Tell me a long story."), stream_chunk_timeout=0.3)
+    both.call("chat", user("hi"), timeout=5)
+    assert "timeout" not in emu.requests[-1].json
+
+
 # --- observability ---
 
 
