@@ -59,6 +59,11 @@ class ClientCache:
         client.close_when_loop_ends()
         return client
 
+    def peek(self) -> JuheClient | AsyncJuheClient | None:
+        """A client already made, if any (its model list informs ``api_format="auto"``)."""
+        entry = self._sync or self._async
+        return entry[1] if entry is not None else None
+
     def close(self) -> None:
         """Close the sync client (a caller-supplied httpx client stays open)."""
         with self._lock:

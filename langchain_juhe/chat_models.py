@@ -319,10 +319,15 @@ class ChatJuhe(BaseChatModel):
 
     def _wire_format(self, model: str | None = None, api_format: str | None = None) -> str:
         """The concrete format of calls to ``model`` (default: ``self.model``) in
-        ``api_format`` (default: ``self.api_format``); for ``"auto"``, the format the
-        model's name family suggests."""
+        ``api_format`` (default: ``self.api_format``); for ``"auto"``, the model list's
+        answer once a call has read it, else the format the name family suggests."""
         fmt = api_format or self.api_format
-        return fmt if fmt != "auto" else guess_format(model or self.model)
+        if fmt != "auto":
+            return fmt
+        client = self._clients.peek()
+        if client is not None:
+            return client.resolve_format(fmt, model or self.model)
+        return guess_format(model or self.model)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = {**self._default_params, **kwargs}

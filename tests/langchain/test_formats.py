@@ -671,3 +671,23 @@ def test_web_search_citations_are_on_the_content_blocks_like_chat_anthropic() ->
     llm.invoke([HumanMessage("weather?"), answer, HumanMessage("and tomorrow?")])
     sent = relay.bodies[-1]["messages"][1]["content"]
     assert [b["type"] for b in sent] == ["server_tool_use", "text", "text"]
+
+
+def test_auto_decisions_follow_the_model_list_once_it_is_read() -> None:
+    """A house model the name cannot place: the first call reads the model list, and from
+    then on the structured-output method matches the format calls really use."""
+    from juhe_core.testing import Emulator
+
+    house = {"id": "house-claude", "owned_by": "custom", "supported_endpoint_types": ["anthropic"]}
+    with Emulator(models=[house]) as emu:
+        llm = ChatJuhe(
+            model="house-claude", api_format="auto", api_key=emu.api_key, base_url=emu.base_url
+        )
+        assert llm._wire_format() == "openai"  # by name, before anything was read
+        llm.invoke("hi")
+        assert [r.path for r in emu.requests] == ["/v1/models", "/v1/messages"]
+        assert llm._wire_format() == "anthropic"
+        llm.with_structured_output(Joke).invoke("a joke")
+        body = emu.requests[-1].json
+    assert emu.requests[-1].path == "/v1/messages"
+    assert body["tool_choice"]["type"] == "tool"  # function calling: what anthropic carries
