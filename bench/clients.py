@@ -18,7 +18,10 @@ import base64
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from juhe_core.client import AsyncJuheClient
 
 SYSTEM = "Be brief."
 USER = "Hello"
@@ -228,7 +231,7 @@ class CoreChat:
         self.client = JuheClient(api_key=KEY, base_url=url)
         self.aclient_type = AsyncJuheClient
         self.url = url
-        self.aclient: Any = None
+        self.aclient: AsyncJuheClient | None = None
 
     def invoke(self) -> str:
         """One call."""
@@ -260,7 +263,7 @@ class CoreEmbed:
         self.client = JuheClient(api_key=KEY, base_url=url)
         self.aclient_type = AsyncJuheClient
         self.url = url
-        self.aclient: Any = None
+        self.aclient: AsyncJuheClient | None = None
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """All vectors."""
@@ -371,13 +374,21 @@ def chat_juhe(wire: str, *, bounded: bool = False) -> Callable[[str, str], LangC
     """``ChatJuhe`` speaking ``wire``; ``bounded``: on the bounded-pool prototype."""
 
     def make(url: str, model: str) -> LangChainChat:
+        from pydantic import SecretStr
+
         from langchain_juhe import ChatJuhe
 
         kwargs: dict[str, Any] = {"max_tokens": 1024} if wire == "anthropic" else {}
         if bounded:
             kwargs["http_async_client"] = bounded_client(100)
         return LangChainChat(
-            ChatJuhe(model=model, base_url=url, api_key=KEY, api_format=wire, **kwargs)
+            ChatJuhe(
+                model_name=model,
+                base_url=url,
+                api_key=SecretStr(KEY),
+                api_format=wire,
+                **kwargs,
+            )
         )
 
     return make
@@ -458,9 +469,13 @@ def openai_embeddings(url: str, model: str) -> LangChainEmbed:
 
 def juhe_embeddings(url: str, model: str, **kwargs: Any) -> LangChainEmbed:
     """``JuheEmbeddings`` with its defaults (or ``kwargs``)."""
+    from pydantic import SecretStr
+
     from langchain_juhe import JuheEmbeddings
 
-    return LangChainEmbed(JuheEmbeddings(model=model, base_url=url, api_key=KEY, **kwargs))
+    return LangChainEmbed(
+        JuheEmbeddings(model_name=model, base_url=url, api_key=SecretStr(KEY), **kwargs)
+    )
 
 
 def openai_embedding(url: str, model: str) -> LlamaIndexEmbed:

@@ -265,8 +265,11 @@ def section_rss(cfg: dict[str, Any], fake: Fake) -> Section:
     for row in clients.RSS_ROWS:
         if row.ours and row.peer:
             a, b = value(s, row.name), value(s, row.peer)
-            ok = None if a is None or b is None else a <= b + 15
-            got = "no figure" if ok is None else f"{a:.1f} MiB = {b:.1f} + {a - b:.1f} MiB"
+            ok: bool | None = None
+            got = "no figure"
+            if a is not None and b is not None:
+                ok = a <= b + 15
+                got = f"{a:.1f} MiB = {b:.1f} + {a - b:.1f} MiB"
             targets.append(Target(f"(f) {row.name} peak RSS", f"≤ {row.peer} + 15 MiB", got, ok))
     return lines + error_notes(s), targets
 
@@ -454,12 +457,11 @@ def section_embed(cfg: dict[str, Any], fake: Fake, loop: asyncio.AbstractEventLo
     lines, targets = [], []
     for mode, run_loop in (("sync", None), ("async", loop)):
         log(f"(e) embeddings, {mode}")
-        samples = interleaved(
-            list(adapters),
-            cfg["embed_repeats"],
-            lambda n, rl=run_loop: scenarios.embed(adapters[n], texts, fake, rl),
-            f"embed {mode}",
-        )
+
+        def measure(n: str, rl: asyncio.AbstractEventLoop | None = run_loop) -> Sample:
+            return scenarios.embed(adapters[n], texts, fake, rl)
+
+        samples = interleaved(list(adapters), cfg["embed_repeats"], measure, f"embed {mode}")
         s = summaries_of(samples)
 
         def requests(row: Row, summary: Summary) -> str:

@@ -84,7 +84,7 @@ class Fake:
         """Build the fake's cached bodies for ``model`` (both wire formats, both modes)."""
         for path in ("/v1/chat/completions", "/v1/messages"):
             for stream in (False, True):
-                body = {"model": model, "stream": stream, "messages": []}
+                body: dict[str, Any] = {"model": model, "stream": stream, "messages": []}
                 self.http.post(path, json=body).raise_for_status()
 
     def stop(self) -> None:

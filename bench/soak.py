@@ -86,10 +86,12 @@ def client_connections(port: int) -> int:
 
 def make_models(emu: Emulator) -> tuple[Any, Any]:
     """A ChatJuhe and a Juhe pointed at ``emu``."""
+    from pydantic import SecretStr
+
     from langchain_juhe import ChatJuhe
     from llama_index_juhe import Juhe
 
-    chat = ChatJuhe(model="gpt-4o-mini", api_key=emu.api_key, base_url=emu.base_url)
+    chat = ChatJuhe(model_name="gpt-4o-mini", api_key=SecretStr(emu.api_key), base_url=emu.base_url)
     llm = Juhe(model="gpt-4o-mini", api_key=emu.api_key, api_base=emu.base_url)
     return chat, llm
 
@@ -154,16 +156,18 @@ async def chat_soak(calls: int, concurrency: int, report: SoakReport) -> None:
 
 async def embed_soak(texts: int, report: SoakReport) -> None:
     """``texts`` texts embedded through JuheEmbeddings with faults; compared to a clean run."""
+    from pydantic import SecretStr
+
     from langchain_juhe import JuheEmbeddings
 
     inputs = [f"text {i} about {PROMPTS[i % len(PROMPTS)]}" for i in range(texts)]
 
     async def embed(emu: Emulator) -> list[list[float]] | JuheError:
         emb = JuheEmbeddings(
-            model="text-embedding-3-small",
+            model_name="text-embedding-3-small",
             dimensions=8,
             chunk_size=500,
-            api_key=emu.api_key,
+            api_key=SecretStr(emu.api_key),
             base_url=emu.base_url,
             max_retries=4,
         )

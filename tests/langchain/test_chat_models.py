@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import OutputParserException
@@ -83,6 +84,54 @@ def test_invoke_answers_with_usage_and_metadata(both: Both, llm: ChatJuhe, emu: 
     body = emu.requests[-1].json
     assert body["temperature"] == 0  # sent as given, never rewritten to 1e-8
     assert body["messages"] == [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_default_headers_reach_the_wire(both: Both, emu: Emulator) -> None:
+    llm = ChatJuhe(
+        model="gpt-4o-mini",
+        base_url=emu.base_url,
+        api_key=emu.api_key,
+        default_headers={"X-Trace": "t-1"},
+    )
+    try:
+        invoke(both, llm, llm, "hi")
+    finally:
+        llm.close()
+    (request,) = emu.requests
+    assert request.headers["x-trace"] == "t-1"
+    assert request.headers["authorization"] == f"Bearer {emu.api_key}"
+
+
+def test_system_fingerprint_is_the_one_the_upstream_sent(
+    both: Both, llm: ChatJuhe, emu: Emulator
+) -> None:
+    raw = httpx.post(
+        emu.base_url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {emu.api_key}"},
+    ).json()
+    assert raw["system_fingerprint"]  # the emulator sends one on every non-stream body
+    message = invoke(both, llm, llm, "hi")
+    assert message.response_metadata["system_fingerprint"] == raw["system_fingerprint"]
+    scripted = {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4o-mini",
+        "system_fingerprint": "fp_scripted42",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "scripted"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+    emu.enqueue(Reply(body=scripted), path=CHAT)
+    message = invoke(both, llm, llm, "hi")
+    assert message.text == "scripted"
+    assert message.response_metadata["system_fingerprint"] == "fp_scripted42"
 
 
 def test_stream_puts_usage_and_model_name_on_exactly_one_chunk(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
 import httpx
 import pytest
 
-from juhe_core.errors import ConfigurationError
-from juhe_core.testing import Emulator
+from juhe_core.errors import APITimeoutError, ConfigurationError, InternalServerError
+from juhe_core.testing import Emulator, Fault, Reply
 from llama_index_juhe import JuheEmbedding
 
 from .conftest import Both
@@ -115,6 +116,34 @@ def test_num_workers_bounds_concurrent_async_batches() -> None:
     peak = 0
     asyncio.run(run(4))
     assert peak == 4
+
+
+def test_max_retries_retries_a_server_error_and_zero_surfaces_it_typed(
+    eboth: Both, emu: Emulator, make_embed: Callable[..., JuheEmbedding]
+) -> None:
+    eboth.model = eboth.owner = make_embed(max_retries=1)
+    emu.enqueue(Fault(500), path=EMBED)
+    vector = eboth.call("get_query_embedding", "retry me")
+    assert len(vector) > 0
+    assert [r.json["input"] for r in emu.requests] == [["retry me"]] * 2
+    emu.clear()
+    eboth.model = eboth.owner = make_embed(max_retries=0)
+    emu.enqueue(Fault(500), path=EMBED)
+    with pytest.raises(InternalServerError):
+        eboth.call("get_query_embedding", "retry me")
+    assert len(emu.requests) == 1
+
+
+def test_timeout_fires_typed_and_in_time(
+    eboth: Both, emu: Emulator, make_embed: Callable[..., JuheEmbedding]
+) -> None:
+    eboth.model = eboth.owner = make_embed(timeout=0.3, max_retries=0)
+    emu.enqueue(Reply(delay=2.0), path=EMBED)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        eboth.call("get_query_embedding", "slow")
+    assert time.monotonic() - started < 1.5
+    assert len(emu.requests) == 1
 
 
 def test_http_client_is_used(emu: Emulator) -> None:

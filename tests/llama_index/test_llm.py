@@ -30,6 +30,7 @@ from juhe_core.errors import (
     APITimeoutError,
     AuthenticationError,
     ConfigurationError,
+    InternalServerError,
     StreamError,
     UnsupportedFeatureError,
 )
@@ -295,6 +296,23 @@ def test_idle_stream_watchdog(both: Both, emu: Emulator, make_llm: MakeLLM) -> N
     emu.enqueue(StreamFault(kind="stall", after=2, seconds=0.1), path=CHAT)
     chunks = both.stream("chat", user("Tell me a story."))  # slow but live: not cut
     assert chunks[-1].raw["finish_reason"] == "stop"
+
+
+def test_max_retries_retries_a_server_error_and_zero_surfaces_it_typed(
+    both: Both, emu: Emulator, make_llm: MakeLLM
+) -> None:
+    both.model = both.owner = make_llm(max_retries=1)
+    emu.enqueue(Fault(500), path=CHAT)
+    answer = both.chat(user("Retry me."))
+    assert "Retry me." in (answer.message.content or "")
+    assert len(emu.requests) == 2
+    emu.clear()
+    both.model = both.owner = make_llm(max_retries=0)
+    emu.enqueue(Fault(500), path=CHAT)
+    with pytest.raises(InternalServerError) as info:
+        both.chat(user("Retry me."))
+    assert info.value.status_code == 500
+    assert len(emu.requests) == 1
 
 
 def test_a_call_may_set_its_own_timeouts_and_they_are_never_sent(

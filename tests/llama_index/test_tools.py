@@ -87,6 +87,46 @@ def test_tool_required_and_a_named_choice_reach_the_wire(both: Both, emu: Emulat
     }
 
 
+def test_per_call_strict_parallel_and_none_choice_reach_the_wire(both: Both, emu: Emulator) -> None:
+    both.call("chat_with_tools", TOOLS, user_msg="Multiply 6 by 7")
+    loose = emu.requests[-1].json
+    assert all("strict" not in t["function"] for t in loose["tools"])
+    assert all("additionalProperties" not in t["function"]["parameters"] for t in loose["tools"])
+    both.call(
+        "chat_with_tools",
+        TOOLS,
+        user_msg="Multiply 6 by 7",
+        strict=True,
+        allow_parallel_tool_calls=True,
+        tool_choice="none",
+    )
+    body = emu.requests[-1].json
+    assert body["tool_choice"] == "none"
+    assert body["parallel_tool_calls"] is True
+    functions = {t["function"]["name"]: t["function"] for t in body["tools"]}
+    assert set(functions) == {"get_weather", "multiply"}
+    for function in functions.values():
+        assert function["strict"] is True
+        parameters = function["parameters"]
+        assert parameters["additionalProperties"] is False
+        assert sorted(parameters["required"]) == sorted(parameters["properties"])
+    assert sorted(functions["multiply"]["parameters"]["properties"]) == ["a", "b"]
+
+
+def test_prepare_chat_with_tools_output_sends_strict_schemas(emu: Emulator, llm: Juhe) -> None:
+    prepared = llm._prepare_chat_with_tools(
+        TOOLS, user_msg="Weather in Oslo?", strict=True, allow_parallel_tool_calls=True
+    )
+    llm.chat(**prepared)
+    body = emu.requests[-1].json
+    assert (body["tool_choice"], body["parallel_tool_calls"]) == ("auto", True)
+    assert [t["function"]["strict"] for t in body["tools"]] == [True, True]
+    assert [t["function"]["parameters"]["additionalProperties"] for t in body["tools"]] == [
+        False,
+        False,
+    ]
+
+
 def test_every_tool_call_is_kept_even_when_parallel_calls_were_not_allowed(
     both: Both, emu: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
