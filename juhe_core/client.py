@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sys
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -55,6 +56,11 @@ from juhe_core.wire.embeddings import (
 from juhe_core.wire.models import MODELS_PATH, ModelInfo, decode_model_list
 
 logger = logging.getLogger("juhe_core")
+
+
+def _ignore_asyncgen(agen: AsyncGenerator[None, None]) -> None:
+    """An async-generator finaliser that does nothing (see ``close_when_loop_ends``)."""
+
 
 __all__ = ["AsyncChatStream", "AsyncJuheClient", "ChatStream", "JuheClient"]
 
@@ -681,9 +687,17 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
 
         parked = guard()
         # Run it to its yield: the loop's first-iteration hook registers it now, and
-        # nothing is awaited before the yield, so no scheduling is needed.
-        with contextlib.suppress(StopIteration):
-            parked.__anext__().send(None)
+        # nothing is awaited before the yield, so no scheduling is needed. Its finaliser
+        # is a no-op: a guard collected with its (unclosed) client must not make the loop
+        # schedule an aclose task from inside the garbage collector; that task ran in the
+        # middle of other code on the same loop and stalled other clients' requests.
+        hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=_ignore_asyncgen)
+        try:
+            with contextlib.suppress(StopIteration):
+                parked.__anext__().send(None)
+        finally:
+            sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=hooks.finalizer)
         self._loop_guard = (loop, parked)
 
     async def __aenter__(self) -> AsyncJuheClient:
