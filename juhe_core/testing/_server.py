@@ -211,6 +211,23 @@ class Emulator:
         """The requests received so far (a copy), oldest first."""
         return self._state.records()
 
+    def wait_hangup(self, timeout: float = 3.0) -> bool:
+        """Whether the client of the latest request hung up before its answer ended
+        (``RecordedRequest.closed_early``), waiting up to ``timeout`` seconds for it.
+
+        For tests that leaving a stream early (``break``, ``close()``, a cancelled task)
+        really closes the connection. Call it from a thread other than the event loop
+        of the client under test (``asyncio.to_thread``) when that loop must stay alive.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self._state.records()
+            if records and records[-1].closed_early:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
     def clear(self) -> None:
         """Drop queued items and recorded requests, and start the billing ledger, the
         Midjourney tasks, the generated files and the prompt cache afresh."""

@@ -26,15 +26,6 @@ def ask(text: str) -> ChatRequest:
     return ChatRequest("gpt-4o-mini", [Message.text("user", text)])
 
 
-def wait_closed(emu: Emulator, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if emu.requests and emu.requests[-1].closed_early:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def client(emu: Emulator) -> JuheClient:
     return JuheClient(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
 
@@ -47,7 +38,7 @@ def test_closing_a_sync_stream_closes_the_connection(juhe_emulator: Emulator) ->
         assert first.text
         started = time.monotonic()
         stream.close()
-        assert wait_closed(juhe_emulator)
+        assert juhe_emulator.wait_hangup()
         assert time.monotonic() - started < 2.0  # not after the 5 s stall
 
 
@@ -57,7 +48,7 @@ def test_breaking_out_of_a_for_loop_closes_the_connection(juhe_emulator: Emulato
         for delta in c.chat_stream(ask("hello there")):
             if isinstance(delta, TextDelta):
                 break  # the stream object is dropped here, which closes it
-        assert wait_closed(juhe_emulator)
+        assert juhe_emulator.wait_hangup()
 
 
 def test_cancelling_an_async_stream_task_closes_the_connection(juhe_emulator: Emulator) -> None:
@@ -81,7 +72,7 @@ def test_cancelling_an_async_stream_task_closes_the_connection(juhe_emulator: Em
             await task
 
     asyncio.run(main())
-    assert wait_closed(juhe_emulator)
+    assert juhe_emulator.wait_hangup()
 
 
 def test_keyboard_interrupt_leaves_the_client_usable(juhe_emulator: Emulator) -> None:

@@ -127,17 +127,6 @@ def test_a_slow_but_live_stream_is_not_cut(both: Both, emu: Emulator) -> None:
 # --- leaving a stream early: the connection closes at once (the emulator sees it) ---
 
 
-def closed_at_once(emu: Emulator, timeout: float = 2.0) -> bool:
-    """Whether the emulator saw the last stream's client hang up within ``timeout``
-    (the stream is stalled for 5 s, so only an early close can be seen in time)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if emu.requests and emu.requests[-1].closed_early:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.mark.parametrize("how", ["break", "close"])
 def test_leaving_a_stream_early_closes_the_connection(emu: Emulator, how: str) -> None:
     emu.enqueue(StreamFault(kind="stall", after=2, seconds=5.0), path=CHAT)
@@ -150,7 +139,7 @@ def test_leaving_a_stream_early_closes_the_connection(emu: Emulator, how: str) -
         chunks = llm.stream("hello there")
         assert next(chunk for chunk in chunks if chunk.text)
         chunks.close()
-    assert closed_at_once(emu)
+    assert emu.wait_hangup()
     assert "again" in llm.invoke("again").text  # the pool is still healthy
     llm.close()
 
@@ -173,7 +162,7 @@ def test_cancelling_an_astream_task_closes_the_connection(emu: Emulator) -> None
         with pytest.raises(asyncio.CancelledError):
             await task
         # Checked while the loop (and so the async client's pool) is still alive.
-        closed = await asyncio.to_thread(closed_at_once, emu)
+        closed = await asyncio.to_thread(emu.wait_hangup)
         assert "again" in (await llm.ainvoke("again")).text
         await llm.aclose()
         return closed

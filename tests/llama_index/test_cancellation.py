@@ -8,7 +8,6 @@ seen within 2 s can only come from the stream being closed, not from its end.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -18,16 +17,6 @@ from llama_index_juhe import Juhe
 from .conftest import user
 
 CHAT = "/v1/chat/completions"
-
-
-def closed_at_once(emu: Emulator, timeout: float = 2.0) -> bool:
-    """Whether the emulator saw the last stream's client hang up within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if emu.requests and emu.requests[-1].closed_early:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ def test_leaving_stream_chat_early_closes_the_connection(
         chunks = llm.stream_chat(user("hello there"))
         assert next(chunk for chunk in chunks if chunk.delta)
         chunks.close()
-    assert closed_at_once(stalled)
+    assert stalled.wait_hangup()
     assert "again" in llm.complete("again").text  # the pool is still healthy
 
 
@@ -70,7 +59,7 @@ def test_cancelling_an_astream_chat_task_closes_the_connection(
         with pytest.raises(asyncio.CancelledError):
             await task
         # Checked while the loop (and so the async client's pool) is still alive.
-        closed = await asyncio.to_thread(closed_at_once, stalled)
+        closed = await asyncio.to_thread(stalled.wait_hangup)
         assert "again" in (await llm.acomplete("again")).text
         await llm.aclose()
         return closed
