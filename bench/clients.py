@@ -569,12 +569,14 @@ BURST_ROWS = (
         chat_juhe("openai", bounded=True),
         RAW_BOUNDED,
         "ChatOpenAI",
+        quick=False,
     ),
     Row(
         "Juhe [openai] on the bench's bounded pool (comparison)",
         juhe_llm("openai", bounded=True),
         RAW_BOUNDED,
         "OpenAILike",
+        quick=False,
     ),
 )
 """Rows of scenario (d). The baseline is the floor: raw httpx on a pool without

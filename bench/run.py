@@ -1,6 +1,6 @@
 """Benchmark ChatJuhe / Juhe / the embedders against their peers and raw httpx (issue 7).
 
-    bench/.venv/bin/python bench/run.py --quick     # about a minute
+    bench/.venv/bin/python bench/run.py --quick     # about 1.5 minutes
     bench/.venv/bin/python bench/run.py             # the full run for the README table
     bench/.venv/bin/python bench/run.py --only b,c  # some scenarios
 
@@ -55,15 +55,15 @@ FULL = {
     "quick": False,
 }
 QUICK = {
-    "import_repeats": 2,
+    "import_repeats": 1,
     "rss_repeats": 1,
-    "calls": 200,
-    "call_repeats": 3,
-    "chunks": 5_000,
-    "stream_repeats": 2,
+    "calls": 100,
+    "call_repeats": 2,
+    "chunks": 3_000,
+    "stream_repeats": 1,
     "burst": 1000,
     "burst_repeats": 1,
-    "texts": 5_000,
+    "texts": 3_000,
     "embed_repeats": 1,
     "quick": True,
 }
@@ -529,7 +529,7 @@ NOTES = {
 def main() -> None:
     """Parse arguments, run the scenarios, print and save the report."""
     parser = argparse.ArgumentParser(description="Benchmark the Juhe integrations (issue 7).")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, ~1 minute")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, ~1.5 minutes")
     parser.add_argument("--only", default="abcdef", help="scenarios to run, e.g. b,c")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
     args = parser.parse_args()
