@@ -69,6 +69,9 @@ class ModelCapabilities:
     """The smallest thinking budget accepted when thinking is on (0: no known minimum).
     Gemini 2.5 Pro 128, 2.5 Flash-Lite 512 (Gemini thinking docs); Anthropic's 1024 holds
     for every Claude model and lives in its codec."""
+    max_thinking_budget: int = 0
+    """The largest thinking budget accepted (0: no known maximum). Gemini 2.5 Pro 32,768,
+    2.5 Flash and Flash-Lite 24,576 (Gemini thinking docs)."""
     native_formats: tuple[str, ...] = ("openai",)
     """Wire formats that serve it natively, preferred first."""
     known: bool = True
@@ -163,11 +166,13 @@ _FAMILIES: Final[dict[str, ModelCapabilities]] = {
     "gemini-2.0-flash-exp-image": replace(
         _GEMINI, max_output_tokens=8_192, reasoning=False, image_output=True
     ),
-    "gemini-2.5": _GEMINI,
+    "gemini-2.5": replace(_GEMINI, max_thinking_budget=24_576),
     # Gemini thinking docs: 2.5 Pro thinks always (budget 128-32768); 2.5 Flash (0-24576)
     # and Flash-Lite (512-24576) turn thinking off with 0. Gemini 3 takes thinking levels.
-    "gemini-2.5-pro": replace(_GEMINI, thinking_off=False, min_thinking_budget=128),
-    "gemini-2.5-flash-lite": replace(_GEMINI, min_thinking_budget=512),
+    "gemini-2.5-pro": replace(
+        _GEMINI, thinking_off=False, min_thinking_budget=128, max_thinking_budget=32_768
+    ),
+    "gemini-2.5-flash-lite": replace(_GEMINI, min_thinking_budget=512, max_thinking_budget=24_576),
     "gemini-2.5-flash-image": replace(_GEMINI, image_output=True, reasoning=False),
     "gemini-2.5-flash-preview-tts": replace(_GEMINI, audio_output=True, tools=False),
     "gemini-3": _GEMINI,

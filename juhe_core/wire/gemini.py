@@ -219,8 +219,9 @@ def _thinking_budget(request: ChatRequest) -> int | None:
     """The ``thinkingBudget`` to send, within what the model accepts (catalogue).
 
     ``reasoning_effort="minimal"`` asks for as little thinking as the model allows: 0 where
-    thinking can be turned off, else the model's minimum (2.5 Pro: 128). An explicit
-    ``thinking_budget`` (or effort ``none``) the model refuses raises, naming the limit.
+    thinking can be turned off, else the model's minimum (2.5 Pro: 128); ``"xhigh"`` /
+    ``"max"`` as much as it allows (2.5 Flash: 24,576). An explicit ``thinking_budget`` (or
+    effort ``none``) the model refuses raises, naming the limit.
     """
     budget = budget_for(request.reasoning_effort, request.thinking_budget)
     if budget is None or budget < 0:  # -1: dynamic thinking, Gemini's own setting
@@ -240,6 +241,13 @@ def _thinking_budget(request: ChatRequest) -> int | None:
         raise UnsupportedFeatureError(
             f"thinking_budget={budget} is below {request.model}'s minimum of "
             f"{caps.min_thinking_budget}{off}"
+        )
+    if caps.max_thinking_budget and budget > caps.max_thinking_budget:
+        if effort:  # an effort level means "this much, as far as the model goes"
+            return caps.max_thinking_budget
+        raise UnsupportedFeatureError(
+            f"thinking_budget={budget} is above {request.model}'s maximum of "
+            f"{caps.max_thinking_budget}"
         )
     return budget
 

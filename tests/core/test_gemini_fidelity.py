@@ -136,11 +136,19 @@ def test_minimal_effort_is_the_least_thinking_each_model_allows() -> None:
         ("gemini-2.5-pro", {"reasoning_effort": "none"}, "cannot turn thinking off"),
         ("gemini-2.5-pro", {"thinking_budget": 64}, "thinking_budget=64 .* minimum of 128$"),
         ("gemini-2.5-flash-lite", {"thinking_budget": 100}, "minimum of 512, or 0"),
+        ("gemini-2.5-flash", {"thinking_budget": 30_000}, "above .* maximum of 24576$"),
+        ("gemini-2.5-pro", {"thinking_budget": 40_000}, "maximum of 32768$"),
     ],
 )
 def test_budgets_the_model_refuses_are_refused_by_name(model: str, fields: Any, match: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=match):
         thinking(model, **fields)
+
+
+def test_the_highest_effort_is_the_most_thinking_each_model_allows() -> None:
+    assert thinking("gemini-2.5-flash", reasoning_effort="max")["thinkingBudget"] == 24_576
+    assert thinking("gemini-2.5-pro", reasoning_effort="xhigh")["thinkingBudget"] == 32_768
+    assert thinking("gemini-2.5-pro", thinking_budget=32_768)["thinkingBudget"] == 32_768
 
 
 def test_the_catalogue_says_which_models_can_turn_thinking_off() -> None:
