@@ -54,6 +54,7 @@ TOOL_NAMES: Final = (
     "moderate_text",
     "midjourney_imagine",
     "midjourney_action",
+    "midjourney_modal",
     "midjourney_describe",
     "midjourney_blend",
 )
@@ -182,6 +183,11 @@ class JuheTools:
         """Press a button of a finished Midjourney task, waited for."""
         return _task_result(self._wait(self.client.mj_action(task_id, custom_id)))
 
+    def midjourney_modal(self, task_id: str, prompt: str) -> dict[str, Any]:
+        """Answer a Midjourney task waiting for input (MODAL: remix, custom zoom), waited
+        for."""
+        return _task_result(self._wait(self.client.modal(task_id, prompt=prompt)))
+
     def midjourney_describe(self, image_path: str) -> dict[str, Any]:
         """Midjourney Describe (image to prompts), waited for."""
         return _task_result(self._wait(self.client.describe(self._read(image_path))))
@@ -236,6 +242,11 @@ class JuheTools:
     async def amidjourney_action(self, task_id: str, custom_id: str) -> dict[str, Any]:
         """Press a button of a finished Midjourney task, waited for."""
         return _task_result(await self._await(await self.aclient.mj_action(task_id, custom_id)))
+
+    async def amidjourney_modal(self, task_id: str, prompt: str) -> dict[str, Any]:
+        """Answer a Midjourney task waiting for input (MODAL), waited for."""
+        task_id = await self.aclient.modal(task_id, prompt=prompt)
+        return _task_result(await self._await(task_id))
 
     async def amidjourney_describe(self, image_path: str) -> dict[str, Any]:
         """Midjourney Describe (image to prompts), waited for."""
@@ -323,6 +334,19 @@ class JuheTools:
                 ),
                 self.midjourney_action,
                 self.amidjourney_action,
+            ),
+            ToolSpec(
+                "midjourney_modal",
+                "Answer a Midjourney task that stopped for input (remix, custom zoom): "
+                "midjourney_action reports it with the task id. Waits until done; returns "
+                "the new image URL and buttons.",
+                _schema(
+                    ["task_id", "prompt"],
+                    task_id={**_STR, "description": "the id of the task waiting for input"},
+                    prompt={**_STR, "description": "the prompt to continue with"},
+                ),
+                self.midjourney_modal,
+                self.amidjourney_modal,
             ),
             ToolSpec(
                 "midjourney_describe",

@@ -213,7 +213,7 @@ class JuheToolkit(BaseToolkit):
             state["messages"][-2].artifact["media"]  # the image as a content block
 
     Tools: ``generate_image``, ``edit_image``, ``text_to_speech``, ``moderate_text``,
-    ``midjourney_imagine``, ``midjourney_action``, ``midjourney_describe``,
+    ``midjourney_imagine``, ``midjourney_action``, ``midjourney_modal``, ``midjourney_describe``,
     ``midjourney_blend`` (``juhe_core.tools.TOOL_NAMES``).
     """
 

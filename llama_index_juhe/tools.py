@@ -138,6 +138,8 @@ class JuheToolSpec(BaseToolSpec):
     amidjourney_imagine = _async_method("midjourney_imagine")
     midjourney_action = _sync_method("midjourney_action")
     amidjourney_action = _async_method("midjourney_action")
+    midjourney_modal = _sync_method("midjourney_modal")
+    amidjourney_modal = _async_method("midjourney_modal")
     midjourney_describe = _sync_method("midjourney_describe")
     amidjourney_describe = _async_method("midjourney_describe")
     midjourney_blend = _sync_method("midjourney_blend")

@@ -292,6 +292,21 @@ def test_action_presses_a_button_of_a_finished_task(
     assert result["image_url"] and result["image_url"] != grid["image_url"]
 
 
+def test_modal_answers_a_task_waiting_for_input(
+    both: Both, toolkit: JuheToolkit, emu: Emulator
+) -> None:
+    grid = json.loads(run(both, toolkit, "midjourney_imagine", prompt="a lighthouse").text)
+    message = run(
+        both, toolkit, "midjourney_modal", task_id=grid["task_id"], prompt="a red lighthouse"
+    )
+    submit = next(r for r in emu.requests if r.path == "/mj/submit/modal")
+    assert submit.json["taskId"] == grid["task_id"]
+    assert submit.json["prompt"] == "a red lighthouse"
+    result = json.loads(message.text)
+    assert result["status"] == "SUCCESS" and result["task_id"] != grid["task_id"]
+    assert result["image_url"]
+
+
 def test_describe_sends_the_image_and_returns_prompts(
     both: Both, toolkit: JuheToolkit, emu: Emulator, tmp_path: Path
 ) -> None:

@@ -232,6 +232,17 @@ def test_midjourney_action_presses_a_button_of_a_finished_task(make_spec: Any, k
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
+def test_midjourney_modal_answers_a_task_waiting_for_input(make_spec: Any, kind: str) -> None:
+    spec = make_spec()
+    grid = spec.midjourney_imagine(prompt="a fox")
+    output = run_tool(
+        tools_of(spec)["midjourney_modal"], kind, task_id=grid["task_id"], prompt="a red fox"
+    )
+    assert output.raw_output["status"] == "SUCCESS"
+    assert output.raw_output["task_id"] != grid["task_id"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize(("tool", "count"), [("midjourney_describe", 1), ("midjourney_blend", 2)])
 def test_midjourney_describe_and_blend_send_the_images(
     make_spec: Any, emu: Emulator, tmp_path: Path, kind: str, tool: str, count: int
