@@ -145,23 +145,40 @@ class MediaMethods:
         """Press a button (``customId`` from a finished task's buttons); the new task's id."""
         return self.mj_submit("action", {"taskId": task_id, "customId": custom_id}, mode=mode)
 
-    def describe(self, image: bytes, *, bot_type: BotType = "MID_JOURNEY") -> str:
+    def describe(
+        self, image: bytes, *, bot_type: BotType = "MID_JOURNEY", mode: str | None = None
+    ) -> str:
         """Submit a Describe task (image to prompts); its id."""
         return self.mj_submit(
-            "describe", {"base64": _ops.data_urls([image])[0], "botType": bot_type}
+            "describe", {"base64": _ops.data_urls([image])[0], "botType": bot_type}, mode=mode
         )
 
-    def blend(self, images: Sequence[bytes], *, dimensions: Dimensions = "SQUARE") -> str:
+    def blend(
+        self,
+        images: Sequence[bytes],
+        *,
+        dimensions: Dimensions = "SQUARE",
+        mode: str | None = None,
+    ) -> str:
         """Submit a Blend task (2-5 images); its id."""
         return self.mj_submit(
-            "blend", {"base64Array": _ops.data_urls(images), "dimensions": dimensions}
+            "blend",
+            {"base64Array": _ops.data_urls(images), "dimensions": dimensions},
+            mode=mode,
         )
 
-    def modal(self, task_id: str, *, prompt: str | None = None, mask: bytes | None = None) -> str:
+    def modal(
+        self,
+        task_id: str,
+        *,
+        prompt: str | None = None,
+        mask: bytes | None = None,
+        mode: str | None = None,
+    ) -> str:
         """Confirm a task waiting in MODAL (remix, inpaint); the new task's id."""
         mask_url = _ops.data_urls([mask])[0] if mask else None
         return self.mj_submit(
-            "modal", {"taskId": task_id, "prompt": prompt, "maskBase64": mask_url}
+            "modal", {"taskId": task_id, "prompt": prompt, "maskBase64": mask_url}, mode=mode
         )
 
     def fetch_task(self, task_id: str) -> MidjourneyTask:
@@ -319,25 +336,40 @@ class AsyncMediaMethods:
         """Press a button (``customId`` from a finished task's buttons); the new task's id."""
         return await self.mj_submit("action", {"taskId": task_id, "customId": custom_id}, mode=mode)
 
-    async def describe(self, image: bytes, *, bot_type: BotType = "MID_JOURNEY") -> str:
+    async def describe(
+        self, image: bytes, *, bot_type: BotType = "MID_JOURNEY", mode: str | None = None
+    ) -> str:
         """Submit a Describe task (image to prompts); its id."""
         return await self.mj_submit(
-            "describe", {"base64": _ops.data_urls([image])[0], "botType": bot_type}
+            "describe", {"base64": _ops.data_urls([image])[0], "botType": bot_type}, mode=mode
         )
 
-    async def blend(self, images: Sequence[bytes], *, dimensions: Dimensions = "SQUARE") -> str:
+    async def blend(
+        self,
+        images: Sequence[bytes],
+        *,
+        dimensions: Dimensions = "SQUARE",
+        mode: str | None = None,
+    ) -> str:
         """Submit a Blend task (2-5 images); its id."""
         return await self.mj_submit(
-            "blend", {"base64Array": _ops.data_urls(images), "dimensions": dimensions}
+            "blend",
+            {"base64Array": _ops.data_urls(images), "dimensions": dimensions},
+            mode=mode,
         )
 
     async def modal(
-        self, task_id: str, *, prompt: str | None = None, mask: bytes | None = None
+        self,
+        task_id: str,
+        *,
+        prompt: str | None = None,
+        mask: bytes | None = None,
+        mode: str | None = None,
     ) -> str:
         """Confirm a task waiting in MODAL (remix, inpaint); the new task's id."""
         mask_url = _ops.data_urls([mask])[0] if mask else None
         return await self.mj_submit(
-            "modal", {"taskId": task_id, "prompt": prompt, "maskBase64": mask_url}
+            "modal", {"taskId": task_id, "prompt": prompt, "maskBase64": mask_url}, mode=mode
         )
 
     async def fetch_task(self, task_id: str) -> MidjourneyTask:

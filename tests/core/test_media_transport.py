@@ -197,6 +197,12 @@ def test_fetch_list_seed_and_actions(juhe_emulator: Emulator, kind: str) -> None
         assert juhe_emulator.requests[-1].path == "/mj-fast/mj/submit/imagine"
         await ready(c.mj_action(parent.id, parent.buttons[1].custom_id, mode="mj-relax"))
         assert juhe_emulator.requests[-1].path == "/mj-relax/mj/submit/action"
+        await ready(c.describe(png("ref"), mode="mj-turbo"))
+        assert juhe_emulator.requests[-1].path == "/mj-turbo/mj/submit/describe"
+        await ready(c.blend([png("a"), png("b")], mode="mj-fast"))
+        assert juhe_emulator.requests[-1].path == "/mj-fast/mj/submit/blend"
+        await ready(c.modal(blended.id, prompt="blue", mode="mj-relax"))
+        assert juhe_emulator.requests[-1].path == "/mj-relax/mj/submit/modal"
 
     run(kind, juhe_emulator, flow)
 
