@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+from pydantic import SecretStr
+from typing_extensions import Self
 
 from juhe_core.client import AsyncJuheClient, JuheClient
 
-__all__ = ["ClientCache"]
+__all__ = ["ClientCache", "ClientOwner", "Connection", "connection_settings", "without_key"]
 
 
 def _key(settings: Mapping[str, Any], http: object, *extra: object) -> tuple[Any, ...]:
@@ -96,3 +98,73 @@ def without_key(state: dict[str, Any]) -> dict[str, Any]:
     multiprocess pipelines get it from the environment.
     """
     return {**state, "__dict__": {**state["__dict__"], "api_key": None}}
+
+
+class Connection(Protocol):
+    """The connection fields every LangChain class of this package declares."""
+
+    @property
+    def api_key(self) -> SecretStr | None: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def timeout(self) -> Any: ...
+    @property
+    def max_retries(self) -> int | None: ...
+    @property
+    def default_headers(self) -> dict[str, str] | None: ...
+    @property
+    def allow_insecure_http(self) -> bool: ...
+
+
+def connection_settings(obj: Connection) -> dict[str, Any]:
+    """``JuheClient`` keyword arguments from a model object's current fields."""
+    return {
+        "api_key": obj.api_key,
+        "base_url": obj.base_url,
+        "timeout": obj.timeout,
+        "max_retries": obj.max_retries,
+        "default_headers": obj.default_headers,
+        "allow_insecure_http": obj.allow_insecure_http,
+    }
+
+
+class ClientOwner:
+    """What ``ChatJuhe`` and ``JuheEmbeddings`` share about their clients: made on first
+    use from the current fields (``ClientCache``), a fresh cache for each copy, no key in
+    a pickle, and ``close``/``aclose``. Mixed in before the pydantic base class."""
+
+    if TYPE_CHECKING:
+        api_key: SecretStr | None
+        base_url: str | None
+        timeout: Any
+        max_retries: int | None
+        default_headers: dict[str, str] | None
+        allow_insecure_http: bool
+        http_client: httpx.Client | None
+        http_async_client: httpx.AsyncClient | None
+        _clients: ClientCache
+
+    def _get_client(self) -> JuheClient:
+        return self._clients.sync(connection_settings(self), self.http_client)
+
+    def _get_async_client(self) -> AsyncJuheClient:
+        return self._clients.async_(connection_settings(self), self.http_async_client)
+
+    def __copy__(self) -> Self:
+        # A copy (model_copy) gets its own clients; see ClientCache.
+        clone: Self = super().__copy__()  # type: ignore[misc]
+        clone._clients = ClientCache()
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
+        return without_key(super().__getstate__())  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close the async client's pooled connections (``http_async_client`` stays open)."""
+        await self._clients.aclose()

@@ -29,10 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from typing_extensions import Self
 
 from juhe_core.catalogue import capabilities_for, guess_format
-from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.messages import ChatRequest
 from juhe_core.messages import ChatResult as JuheChatResult
 from juhe_core.settings import DEFAULT_TIMEOUT
@@ -47,7 +45,7 @@ from langchain_juhe._binding import (
     json_schema_response_format,
     structured_output_parser,
 )
-from langchain_juhe._clients import ClientCache, without_key
+from langchain_juhe._clients import ClientCache, ClientOwner
 from langchain_juhe._peer_names import rename_peer_names
 
 __all__ = ["ChatJuhe"]
@@ -66,7 +64,7 @@ _TRACED_PARAMS = (
 )
 
 
-class ChatJuhe(BaseChatModel):
+class ChatJuhe(ClientOwner, BaseChatModel):
     """Chat models served by the Juhe (JuheNext) relay, ``https://api.juheai.top``.
 
     One class for every model family the relay serves (GPT, Claude, Gemini, DeepSeek,
@@ -374,43 +372,7 @@ class ChatJuhe(BaseChatModel):
             temperature=caps.temperature,
         )
 
-    # --- clients: one sync and one async client per model object, made on first use ---
-
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "allow_insecure_http": self.allow_insecure_http,
-        }
-
-    def _get_client(self) -> JuheClient:
-        return self._clients.sync(self._settings(), self.http_client)
-
-    def _get_async_client(self) -> AsyncJuheClient:
-        return self._clients.async_(self._settings(), self.http_async_client)
-
-    def __copy__(self) -> Self:
-        # A copy (model_copy) gets its own clients; see ClientCache.
-        clone = super().__copy__()
-        clone._clients = ClientCache()
-        return clone
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
-        return without_key(super().__getstate__())
-
-    def close(self) -> None:
-        """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
-        self._clients.close()
-
-    async def aclose(self) -> None:
-        """Close the async client's pooled connections (``http_async_client`` stays open)."""
-        await self._clients.aclose()
-
-    # --- generation ---
+    # --- generation (clients: ClientOwner, one sync and one async, made on first use) ---
 
     def _request_args(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

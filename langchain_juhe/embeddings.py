@@ -8,14 +8,12 @@ from typing import Any
 
 import httpx
 from langchain_core.embeddings import Embeddings
-from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from typing_extensions import Self
 
-from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.errors import UnsupportedFeatureError
 from juhe_core.settings import DEFAULT_TIMEOUT
-from langchain_juhe._clients import ClientCache, without_key
+from langchain_juhe._clients import ClientCache, ClientOwner
 from langchain_juhe._peer_names import rename_peer_names
 
 __all__ = ["JuheEmbeddings"]
@@ -51,7 +49,7 @@ def _check_texts(texts: Any) -> list[str]:
     return list(texts)
 
 
-class JuheEmbeddings(BaseModel, Embeddings):
+class JuheEmbeddings(ClientOwner, BaseModel, Embeddings):
     """Text embeddings served by the Juhe (JuheNext) relay.
 
     Always sends plain strings (never token arrays, which many upstreams behind the relay
@@ -140,42 +138,7 @@ class JuheEmbeddings(BaseModel, Embeddings):
                 "check_embedding_ctx_length=True is not supported: texts are sent as strings, "
                 "never split into tokens"
             )
-        known = {n for name, f in cls.model_fields.items() for n in (name, f.alias) if n}
-        return rename_peer_names(values, known, "JuheEmbeddings")
-
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "allow_insecure_http": self.allow_insecure_http,
-        }
-
-    def _get_client(self) -> JuheClient:
-        return self._clients.sync(self._settings(), self.http_client)
-
-    def _get_async_client(self) -> AsyncJuheClient:
-        return self._clients.async_(self._settings(), self.http_async_client)
-
-    def __copy__(self) -> Self:
-        # A copy (model_copy) gets its own clients; see ClientCache.
-        clone = super().__copy__()
-        clone._clients = ClientCache()
-        return clone
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
-        return without_key(super().__getstate__())
-
-    def close(self) -> None:
-        """Close the sync client's pooled connections (your own ``http_client`` stays open)."""
-        self._clients.close()
-
-    async def aclose(self) -> None:
-        """Close the async client's pooled connections (``http_async_client`` stays open)."""
-        await self._clients.aclose()
+        return rename_peer_names(values, get_pydantic_field_names(cls), "JuheEmbeddings")
 
     def embed_documents(self, texts: list[str], chunk_size: int | None = None) -> list[list[float]]:
         """Embed texts; one vector per text, in order. ``[]`` gives ``[]``.

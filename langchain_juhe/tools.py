@@ -48,7 +48,7 @@ from juhe_core.errors import (
 from juhe_core.settings import DEFAULT_TIMEOUT
 from juhe_core.tools import TOOL_NAMES, JuheTools, ToolSpec
 from juhe_core.wire.midjourney import MidjourneyTask
-from langchain_juhe._clients import ClientCache
+from langchain_juhe._clients import ClientCache, connection_settings
 
 __all__ = ["JuheTool", "JuheToolArtifact", "JuheToolkit"]
 
@@ -282,26 +282,18 @@ class JuheToolkit(BaseToolkit):
 
     # --- the juhe_core tools, on this toolkit's clients ---
 
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "allow_insecure_http": self.allow_insecure_http,
-        }
-
     def _spare_async(self) -> AsyncJuheClient:
         # JuheTools wants both clients; a sync run never touches the async one, so it gets
         # one made without an event loop (it opens no connection until used).
         if self._spare is None:
-            self._spare = AsyncJuheClient(**self._settings(), http_client=self.http_async_client)
+            self._spare = AsyncJuheClient(
+                **connection_settings(self), http_client=self.http_async_client
+            )
         return self._spare
 
     def _juhe_tools(self, aclient: AsyncJuheClient) -> JuheTools:
         return JuheTools(
-            self._clients.sync(self._settings(), self.http_client),
+            self._clients.sync(connection_settings(self), self.http_client),
             aclient,
             output_dir=Path(self.output_dir),
             image_model=self.image_model,
@@ -320,7 +312,7 @@ class JuheToolkit(BaseToolkit):
 
     def aspec(self, name: str) -> ToolSpec:
         """The spec named ``name``, bound to the async client of the running loop."""
-        aclient = self._clients.async_(self._settings(), self.http_async_client)
+        aclient = self._clients.async_(connection_settings(self), self.http_async_client)
         return _named(self._juhe_tools(aclient), name)
 
     def close(self) -> None:
