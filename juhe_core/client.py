@@ -366,30 +366,11 @@ class JuheClient(MediaMethods, _Base):
         ``model_not_found`` after its retries; ``result.fallbacks`` names those that failed.
         ``timeout`` replaces the client's timeout for this call (None: the client's).
         """
-        failed: list[str] = []
-        if api_format == "auto" and self._endpoint_types is None:
-            self._load_model_list()
-        for model, codec, call, last in _plans(
-            self,
-            request,
-            api_format,
-            fallback_models,
-            stream=False,
-            idle_timeout=None,
-            timeout=timeout,
-        ):
-            try:
-                response = self._transport.send(call)
-            except APIStatusError as exc:
-                if last or not _falls_back(exc):
-                    raise
-                failed.append(model)
-                continue
-            result = codec.decode_chat_response(
-                decode_json(response), request_id=request_id(response)
-            )
-            return _with_fallbacks(result, failed)
-        raise AssertionError("unreachable: the last plan returns or raises")
+        response, codec, failed = self._send_chat(
+            request, api_format, fallback_models, stream=False, idle_timeout=None, timeout=timeout
+        )
+        result = codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+        return _with_fallbacks(result, failed)
 
     def chat_stream(
         self,
@@ -405,6 +386,34 @@ class JuheClient(MediaMethods, _Base):
 
         Fallbacks (see ``chat``) apply until the stream has started, never after.
         """
+        response, codec, failed = self._send_chat(
+            request,
+            api_format,
+            fallback_models,
+            stream=True,
+            idle_timeout=idle_timeout,
+            timeout=timeout,
+        )
+        rid = request_id(response)
+        return ChatStream(
+            self._transport.events(response, idle_timeout),
+            codec.new_accumulator(request_id=rid),
+            rid,
+            tuple(failed),
+        )
+
+    def _send_chat(
+        self,
+        request: ChatRequest,
+        api_format: str,
+        fallback_models: Sequence[str],
+        *,
+        stream: bool,
+        idle_timeout: float | None,
+        timeout: Timeout | None,
+    ) -> tuple[httpx.Response, ChatCodec, list[str]]:
+        """The first answer of ``request``'s model or a fallback, its codec, and the
+        models that failed before it."""
         failed: list[str] = []
         if api_format == "auto" and self._endpoint_types is None:
             self._load_model_list()
@@ -413,24 +422,16 @@ class JuheClient(MediaMethods, _Base):
             request,
             api_format,
             fallback_models,
-            stream=True,
+            stream=stream,
             idle_timeout=idle_timeout,
             timeout=timeout,
         ):
             try:
-                response = self._transport.send(call)
+                return self._transport.send(call), codec, failed
             except APIStatusError as exc:
                 if last or not _falls_back(exc):
                     raise
                 failed.append(model)
-                continue
-            rid = request_id(response)
-            return ChatStream(
-                self._transport.events(response, idle_timeout),
-                codec.new_accumulator(request_id=rid),
-                rid,
-                tuple(failed),
-            )
         raise AssertionError("unreachable: the last plan returns or raises")
 
     def embed(
@@ -537,30 +538,11 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
     ) -> ChatResult:
         """One chat call; the whole answer. ``fallback_models``, ``timeout``: see
         ``JuheClient.chat``."""
-        failed: list[str] = []
-        if api_format == "auto" and self._endpoint_types is None:
-            await self._load_model_list()
-        for model, codec, call, last in _plans(
-            self,
-            request,
-            api_format,
-            fallback_models,
-            stream=False,
-            idle_timeout=None,
-            timeout=timeout,
-        ):
-            try:
-                response = await self._transport.send(call)
-            except APIStatusError as exc:
-                if last or not _falls_back(exc):
-                    raise
-                failed.append(model)
-                continue
-            result = codec.decode_chat_response(
-                decode_json(response), request_id=request_id(response)
-            )
-            return _with_fallbacks(result, failed)
-        raise AssertionError("unreachable: the last plan returns or raises")
+        response, codec, failed = await self._send_chat(
+            request, api_format, fallback_models, stream=False, idle_timeout=None, timeout=timeout
+        )
+        result = codec.decode_chat_response(decode_json(response), request_id=request_id(response))
+        return _with_fallbacks(result, failed)
 
     async def chat_stream(
         self,
@@ -576,6 +558,33 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
 
         Fallbacks (see ``JuheClient.chat``) apply until the stream has started.
         """
+        response, codec, failed = await self._send_chat(
+            request,
+            api_format,
+            fallback_models,
+            stream=True,
+            idle_timeout=idle_timeout,
+            timeout=timeout,
+        )
+        rid = request_id(response)
+        return AsyncChatStream(
+            self._transport.events(response, idle_timeout),
+            codec.new_accumulator(request_id=rid),
+            rid,
+            tuple(failed),
+        )
+
+    async def _send_chat(
+        self,
+        request: ChatRequest,
+        api_format: str,
+        fallback_models: Sequence[str],
+        *,
+        stream: bool,
+        idle_timeout: float | None,
+        timeout: Timeout | None,
+    ) -> tuple[httpx.Response, ChatCodec, list[str]]:
+        """See ``JuheClient._send_chat``."""
         failed: list[str] = []
         if api_format == "auto" and self._endpoint_types is None:
             await self._load_model_list()
@@ -584,24 +593,16 @@ class AsyncJuheClient(AsyncMediaMethods, _Base):
             request,
             api_format,
             fallback_models,
-            stream=True,
+            stream=stream,
             idle_timeout=idle_timeout,
             timeout=timeout,
         ):
             try:
-                response = await self._transport.send(call)
+                return await self._transport.send(call), codec, failed
             except APIStatusError as exc:
                 if last or not _falls_back(exc):
                     raise
                 failed.append(model)
-                continue
-            rid = request_id(response)
-            return AsyncChatStream(
-                self._transport.events(response, idle_timeout),
-                codec.new_accumulator(request_id=rid),
-                rid,
-                tuple(failed),
-            )
         raise AssertionError("unreachable: the last plan returns or raises")
 
     async def embed(
