@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,7 +28,15 @@ from pydantic import SecretStr
 
 from juhe_core.errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Settings"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "Settings",
+    "Timeout",
+    "as_timeout",
+    "state_without_key",
+]
 
 DEFAULT_BASE_URL: Final = "https://api.juheai.top"
 DEFAULT_TIMEOUT: Final = 60.0
@@ -144,10 +152,6 @@ Timeout: TypeAlias = float | httpx.Timeout | tuple[float, float] | None
 
 def as_timeout(value: Timeout) -> httpx.Timeout:
     """``value`` as an ``httpx.Timeout``; ConfigurationError naming what is wrong."""
-    return _as_timeout(value)
-
-
-def _as_timeout(value: Timeout) -> httpx.Timeout:
     if isinstance(value, httpx.Timeout):
         return value
     if isinstance(value, tuple):  # (connect, read), as ChatOpenAI's request_timeout takes
@@ -214,7 +218,7 @@ class Settings:
         return cls(
             api_key=key,
             base_url=url,
-            timeout=_as_timeout(timeout),
+            timeout=as_timeout(timeout),
             max_retries=retries,
             default_headers=dict(default_headers or {}),
             allow_insecure_http=allow_insecure_http,
@@ -260,3 +264,13 @@ class Settings:
             f"Settings(api_key={key}, base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"max_retries={self.max_retries})"
         )
+
+
+def state_without_key(state: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic model's pickle state (``__getstate__``) with ``api_key`` blanked.
+
+    The key never leaves in a pickle; an unpickled copy resolves it again from
+    ``JUHE_API_KEY`` at its first request (``Settings.resolve``), so multiprocess pipelines
+    get it from the environment. Shared by the LangChain and LlamaIndex classes.
+    """
+    return {**state, "__dict__": {**state["__dict__"], "api_key": None}}

@@ -21,8 +21,9 @@ from pydantic import SecretStr
 from typing_extensions import Self
 
 from juhe_core.client import AsyncJuheClient, JuheClient
+from juhe_core.settings import state_without_key
 
-__all__ = ["ClientCache", "ClientOwner", "Connection", "connection_settings", "without_key"]
+__all__ = ["ClientCache", "ClientOwner", "Connection", "connection_settings"]
 
 
 def _key(settings: Mapping[str, Any], http: object, *extra: object) -> tuple[Any, ...]:
@@ -90,16 +91,6 @@ class ClientCache:
         return (ClientCache, ())
 
 
-def without_key(state: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic pickle state with ``api_key`` blanked.
-
-    The key never leaves in a pickle; an unpickled copy resolves it again from
-    ``JUHE_API_KEY`` at its first request (juhe_core's ``Settings.resolve``), so
-    multiprocess pipelines get it from the environment.
-    """
-    return {**state, "__dict__": {**state["__dict__"], "api_key": None}}
-
-
 class Connection(Protocol):
     """The connection fields every LangChain class of this package declares."""
 
@@ -159,7 +150,7 @@ class ClientOwner:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
-        return without_key(super().__getstate__())  # type: ignore[misc]
+        return state_without_key(super().__getstate__())  # type: ignore[misc]
 
     def close(self) -> None:
         """Close the sync client's pooled connections (your own ``http_client`` stays open)."""

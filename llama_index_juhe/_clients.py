@@ -18,7 +18,7 @@ from pydantic import BaseModel, SecretStr
 from juhe_core.client import AsyncJuheClient, JuheClient
 from juhe_core.settings import Settings
 
-__all__ = ["Clients", "ConnectionFields", "refuse_unknown", "settings_of", "without_key"]
+__all__ = ["Clients", "ConnectionFields", "refuse_unknown", "settings_of"]
 
 
 class Clients:
@@ -136,16 +136,6 @@ def settings_of(obj: ConnectionFields) -> Settings:
         default_headers=obj.default_headers,
         allow_insecure_http=obj.allow_insecure_http,
     )
-
-
-def without_key(state: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic pickle state with ``api_key`` blanked.
-
-    The key never leaves in a pickle (STYLE: the key never escapes); an unpickled copy
-    resolves it again from ``JUHE_API_KEY`` at its first request, as ``settings_of`` does
-    for any object built without one (multiprocess pipelines get it from the environment).
-    """
-    return {**state, "__dict__": {**state["__dict__"], "api_key": None}}
 
 
 def refuse_unknown(

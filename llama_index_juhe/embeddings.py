@@ -24,9 +24,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.callbacks import CallbackManager
 
-from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings, state_without_key
 from juhe_core.wire.embeddings import EmbeddingResult
-from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of
 from llama_index_juhe.usage import EmbeddingUsageEvent
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DEFAULT_EMBED_BATCH_SIZE", "JuheEmbedding"]
@@ -149,7 +149,7 @@ class JuheEmbedding(BaseEmbedding):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
-        return without_key(super().__getstate__())
+        return state_without_key(super().__getstate__())
 
     @classmethod
     def class_name(cls) -> str:

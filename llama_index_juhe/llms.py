@@ -37,9 +37,9 @@ from llama_index.core.llms.llm import ToolSelection
 
 from juhe_core.catalogue import ModelCapabilities, capabilities_for
 from juhe_core.messages import ChatRequest
-from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings, state_without_key
 from juhe_core.wire import resolve_format
-from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of
 from llama_index_juhe._convert import map_result, tool_selections
 from llama_index_juhe._options import (
     REQUEST_OPTIONS,
@@ -217,7 +217,7 @@ class Juhe(JsonSchemaLLM):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle state without the key (an unpickled copy reads ``JUHE_API_KEY``)."""
-        return without_key(super().__getstate__())
+        return state_without_key(super().__getstate__())
 
     @classmethod
     def class_name(cls) -> str:

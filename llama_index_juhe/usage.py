@@ -42,9 +42,9 @@ from llama_index.core.instrumentation.events.llm import (
     LLMCompletionStartEvent,
 )
 
-from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings
+from juhe_core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Settings, state_without_key
 from juhe_core.wire.media import Balance
-from llama_index_juhe._clients import Clients, refuse_unknown, settings_of, without_key
+from llama_index_juhe._clients import Clients, refuse_unknown, settings_of
 
 __all__ = ["EmbeddingUsageEvent", "JuheUsageHandler", "ModelUsage"]
 
@@ -173,7 +173,7 @@ class JuheUsageHandler(BaseEventHandler):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle state: counts and balances, no key, no lock or connections."""
-        return {**without_key(super().__getstate__()), "__pydantic_private__": None}
+        return {**state_without_key(super().__getstate__()), "__pydantic_private__": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
